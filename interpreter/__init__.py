@@ -1,0 +1,26 @@
+"""interpreter: a declarative neural-network graph-spec interpreter.
+
+    import interpreter
+    net = interpreter.load("specs/xor.yaml")
+    out = net.forward({"X": X, "y": y})
+    grads = net.backward()
+"""
+from __future__ import annotations
+
+from .document import Spec
+from .errors import (DataError, FeedError, InternalError, InterpreterError, Problem, ShapeError,
+                     SpecError, TrainingError)
+from .loader import load, loads
+from .network import Network
+from .registry import (Arg, Attrs, Context, Op, ParamDef, Sample, StateDef, all_ops, get_op,
+                       register_op, unbroadcast)
+from .initializers import Init
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Arg", "Attrs", "Context", "DataError", "FeedError", "Init", "InternalError",
+    "InterpreterError", "Network", "Op", "ParamDef", "Problem", "Sample", "ShapeError", "Spec",
+    "SpecError", "StateDef", "TrainingError", "all_ops", "get_op", "load", "loads",
+    "register_op", "unbroadcast",
+]

@@ -1,0 +1,260 @@
+"""The command line: `python -m interpreter run|validate SPEC` (also installed as `nnspec`).
+
+Exit codes: 0 success; 1 invalid input (spec, data, files); 2 usage error; 3 training
+stopped on a non-finite loss; 4 internal error (a bug); 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+import numpy as np
+
+from .errors import InternalError, InterpreterError, SpecError, TrainingError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTED = (
+    0, 1, 2, 3, 4, 130)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="python -m interpreter",
+        description="Validate, train and run neural networks written as YAML/JSON graph specs.",
+        epilog="exit codes: 0 ok, 1 invalid input, 2 usage error, 3 training diverged, "
+               "4 internal error, 130 interrupted")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="train a spec as its train: section says",
+                              description="Train SPEC as its train: section says; print "
+                              "progress, the final loss and the outputs beside the targets.")
+    run.add_argument("spec", metavar="SPEC", help="a .yaml, .yml or .json spec file")
+    run.add_argument("--epochs", type=_non_negative_int, help="override train.epochs")
+    run.add_argument("--lr", type=_positive_float, help="override the optimizer's lr")
+    run.add_argument("--seed", type=_non_negative_int,
+                     help="override train.seed (initialisation, shuffling, dropout)")
+    run.add_argument("--batch-size", type=_positive_int, help="override train.batch_size")
+    run.add_argument("--json", metavar="PATH", type=Path,
+                     help="also write a machine-readable summary to PATH")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only the final loss")
+
+    validate = commands.add_parser("validate", help="check specs without running them",
+                                   description="Check each SPEC (document, ops, graph, "
+                                   "shapes, training data) and print every problem as "
+                                   "FILE:LINE:COL: node 'ID' (OP): message.")
+    validate.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to check")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return command_run(args, sys.stdout, sys.stderr)
+        return command_validate(args, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`); stop quietly without a second error at exit.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
+    except InterpreterError as exc:
+        print(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except InternalError as exc:
+        print(f"internal error (a bug; please report it): {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("INTERPRETER_DEBUG"):
+            raise
+        print(f"internal error (a bug; please report it): {type(exc).__name__}: {exc}\n"
+              "set INTERPRETER_DEBUG=1 to see the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def command_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .data import spec_data
+    from .loader import load
+
+    status = EXIT_OK
+    for path in args.specs:
+        try:
+            net = load(path)
+            if net.spec.train is not None:
+                spec_data(net)
+        except SpecError as exc:
+            for problem in exc.problems + exc.warnings:
+                print(problem, file=out)
+            count = len(exc.problems)
+            print(f"{path}: invalid ({count} error{'s' if count != 1 else ''})", file=err)
+            status = EXIT_INVALID
+            continue
+        for warning in net.warnings:
+            print(warning, file=out)
+        nodes, params = len(net.spec.nodes), net.parameter_count()
+        print(f"{path}: ok ({_plural(nodes, 'node')}, {_plural(params, 'parameter')})", file=out)
+    return status
+
+
+def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .data import spec_data
+    from .loader import load
+    from .training import settings, train
+
+    if args.json is not None:
+        _check_writable(args.json)
+    net = load(args.spec, seed=args.seed)
+    for warning in net.warnings:
+        print(warning, file=err)
+    if net.spec.train is None:
+        raise SpecError([net.source.problem((), "this spec has no 'train' section; add one "
+                                            "(data, optimizer, epochs) to run it")])
+    data = spec_data(net)
+    config = settings(net, epochs=args.epochs, lr=args.lr, seed=args.seed,
+                      batch_size=args.batch_size)
+    rows = len(next(iter(data.values())))
+    if not args.quiet:
+        print(f"{net.spec.name} ({args.spec}): {_plural(len(net.spec.nodes), 'node')}, "
+              f"{_plural(net.parameter_count(), 'parameter')}, {net.dtype}", file=out)
+        opt = config.optimizer
+        print(f"training: {config.epochs} epochs, {opt.name} lr={opt.lr:g}, batch "
+              f"{min(config.batch_size or rows, rows)} of {rows} rows, seed {config.seed}",
+              file=out)
+    every = max(1, config.epochs // 10)
+
+    def progress(epoch: int, loss: float) -> None:
+        if not args.quiet and (epoch == 1 or epoch % every == 0 or epoch == config.epochs):
+            print(f"epoch {epoch:>{len(str(config.epochs))}}/{config.epochs}  loss {loss:.6g}",
+                  file=out, flush=True)
+
+    started = time.perf_counter()
+    try:
+        history = train(net, epochs=config.epochs, lr=args.lr, seed=config.seed,
+                        batch_size=config.batch_size, on_epoch=progress)
+    except TrainingError as exc:
+        if args.json is not None:
+            _write_json(args.json, {"spec": str(args.spec), "name": net.spec.name,
+                                    "status": "diverged", "error": str(exc),
+                                    "loss_history": exc.history})
+        raise
+    seconds = time.perf_counter() - started
+    outputs = net.predict(data)
+    print(f"final loss {history.final_loss:.6g} ({history.epochs} epochs, {history.steps} "
+          f"steps, {seconds:.2f} s)", file=out)
+    targets = _targets(net, data)
+    if not args.quiet:
+        print(file=out)
+        print("outputs on the training data:", file=out)
+        _print_table(out, outputs, targets)
+    if args.json is not None:
+        _write_json(args.json, {
+            "spec": str(args.spec), "name": net.spec.name, "status": "ok",
+            "seed": config.seed, "epochs": history.epochs, "steps": history.steps,
+            "seconds": seconds, "parameters": net.parameter_count(),
+            "final_loss": history.final_loss, "loss_history": history.losses,
+            "outputs": {k: v.tolist() for k, v in outputs.items()},
+            "targets": {k: v.tolist() for k, v in targets.items()},
+        })
+    return EXIT_OK
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _targets(net: Any, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The graph inputs the loss compares outputs with (its non-differentiable args)."""
+    if net.loss is None:
+        return {}
+    node = net._graph.by_id[net.loss]
+    found = {}
+    for position, ref in enumerate(node.spec.inputs):
+        if not node.op.arg(position).differentiable and ref in data:
+            found[ref] = data[ref]
+    return found
+
+
+def _print_table(out: TextIO, outputs: dict[str, np.ndarray],
+                 targets: dict[str, np.ndarray], limit: int = 10) -> None:
+    columns = list(outputs.items()) + list(targets.items())
+    rows = min(len(a) for _, a in columns) if columns and all(a.ndim for _, a in columns) else 0
+    cells = [[name for name, _ in columns]]
+    for row in range(min(rows, limit)):
+        cells.append([np.array2string(np.asarray(a[row]), precision=6, suppress_small=True,
+                                      max_line_width=60) for _, a in columns])
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    label = ["row"] + [str(r) for r in range(min(rows, limit))]
+    for index, line in enumerate(cells):
+        print(f"  {label[index]:>4}  " + "  ".join(c.rjust(w) for c, w in zip(line, widths)),
+              file=out)
+    if rows > limit:
+        print(f"  ... {rows - limit} more rows", file=out)
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InterpreterError(f"--json {path}: the folder '{folder}' does not exist")
+    if path.is_dir():
+        raise InterpreterError(f"--json {path}: is a directory")
+    if not os.access(folder, os.W_OK):
+        raise InterpreterError(f"--json {path}: the folder '{folder}' is not writable")
+
+
+def _write_json(path: Path, summary: dict[str, Any]) -> None:
+    """Write atomically: a failed run never leaves a half-written or clobbered file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        with os.fdopen(handle, "w") as stream:
+            json.dump(summary, stream, indent=2, allow_nan=False)
+            stream.write("\n")
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as exc:
+        raise InterpreterError(f"--json {path}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)

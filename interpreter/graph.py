@@ -1,0 +1,126 @@
+"""The graph: a networkx DiGraph keyed by node id, its structural checks and its order.
+
+Each node's ordered input list stays the truth about its arguments: networkx merges
+parallel edges, so `add(x, x)` is one edge in the DiGraph but two arguments here. The
+DiGraph answers the questions it is good at: cycles, ancestry, a stable topological order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from .document import Spec
+from .errors import Problem
+from .registry import suggest
+from .source import SourceMap
+from .validation import CheckedNode
+
+
+@dataclass
+class Graph:
+    """Nodes in forward order (a stable topological sort, ties broken by file position)."""
+
+    digraph: nx.DiGraph
+    order: list[CheckedNode]
+    by_id: dict[str, CheckedNode]
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap) -> Graph:
+    """Build the DiGraph and run the structural checks (names, references, arity, cycles,
+    outputs, loss, unused nodes)."""
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    digraph = nx.DiGraph()
+    by_id: dict[str, CheckedNode] = {}
+    first_index: dict[str, int] = {}
+    for node in nodes:
+        op_name = node.op.name if node.op else None
+        if node.id in by_id:
+            problems.append(source.problem(node.path + ("id",), f"duplicate node id (first "
+                                           f"used by nodes[{first_index[node.id]}])",
+                                           node=node.id, op=op_name))
+            continue
+        if node.id in spec.inputs:
+            problems.append(source.problem(node.path + ("id",), "node id is also the name of "
+                                           "a graph input", node=node.id, op=op_name))
+            continue
+        by_id[node.id] = node
+        first_index[node.id] = node.index
+        digraph.add_node(node.id, index=node.index)
+
+    names = list(spec.inputs) + list(by_id)
+    for node in by_id.values():
+        op = node.op
+        op_name = op.name if op else None
+        if op is not None:
+            fewest, most = op.arity()
+            count = len(node.spec.inputs)
+            if count < fewest or (most is not None and count > most):
+                wanted = ", ".join(a.name + ("..." if a.variadic else "") for a in op.inputs)
+                need = (_plural(fewest, "input") if most == fewest
+                        else f"at least {_plural(fewest, 'input')}")
+                problems.append(source.problem(node.path + ("inputs",), f"takes {need} "
+                                               f"({wanted or 'none'}), got {count}",
+                                               node=node.id, op=op_name))
+        for position, ref in enumerate(node.spec.inputs):
+            if ref in by_id:
+                digraph.add_edge(ref, node.id)
+            elif ref not in spec.inputs:
+                problems.append(source.problem(node.path + ("inputs", position),
+                                               f"input '{ref}' is neither a node nor a graph "
+                                               "input" + suggest(ref, names), node=node.id,
+                                               op=op_name))
+
+    for component in nx.strongly_connected_components(digraph):
+        if len(component) == 1 and not digraph.has_edge(*(2 * tuple(component))):
+            continue
+        start = min(component, key=lambda n: by_id[n].index)
+        cycle = [edge[0] for edge in nx.find_cycle(digraph.subgraph(component), source=start)]
+        first = by_id[start]
+        problems.append(source.problem(first.path + ("inputs",), "cycle: " + " -> ".join(
+            cycle + [cycle[0]]), node=start, op=first.op.name if first.op else None))
+
+    targets: list[str] = []
+    for position, name in enumerate(spec.outputs):
+        if name in by_id:
+            targets.append(name)
+        else:
+            what = "is a graph input, not a node" if name in spec.inputs else "names no node"
+            problems.append(source.problem(("outputs", position), f"output '{name}' {what}"
+                                           + suggest(name, list(by_id))))
+    if spec.loss is not None:
+        if spec.loss in by_id:
+            targets.append(spec.loss)
+        else:
+            problems.append(source.problem(("loss",), f"loss '{spec.loss}' names no node"
+                                           + suggest(spec.loss, list(by_id))))
+
+    order: list[CheckedNode] = []
+    if not problems:
+        order = [by_id[n] for n in
+                 nx.lexicographical_topological_sort(digraph, key=lambda n: by_id[n].index)]
+        needed = set(targets)
+        for target in targets:
+            needed |= nx.ancestors(digraph, target)
+        for node in order:
+            if node.id not in needed:
+                warnings.append(source.problem(node.path + ("id",), "nothing depends on this "
+                                               "node: it is not an output, the loss, or an "
+                                               "input to either", node=node.id,
+                                               op=node.op.name if node.op else None,
+                                               severity="warning"))
+        used = {ref for n in order if n.id in needed for ref in n.spec.inputs}
+        for name in spec.inputs:
+            if name not in used:
+                warnings.append(source.problem(("inputs", name), f"graph input '{name}' is not "
+                                               "used by the outputs or the loss",
+                                               key=True, severity="warning"))
+    warnings.sort(key=lambda p: (p.line or 0, p.column or 0))
+    return Graph(digraph, order, by_id, problems, warnings)

@@ -1,0 +1,133 @@
+"""Static type and shape inference over the whole graph, before anything runs.
+
+Walks the nodes in forward order, giving each its output shape (symbolic dims allowed) by
+its op's shape rule, and each parameter its concrete shape. Every problem is located at the
+input reference or parameter it concerns. Declared sizes are checked against a memory budget
+before anything is allocated: numpy "allocates" huge arrays lazily and fails much later.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .dims import Shape, dim_from_spec, format_shape, is_known
+from .document import Spec
+from .errors import InternalError, Problem, ShapeError
+from .graph import Graph
+from .source import SourceMap
+
+DEFAULT_MAX_BYTES = 4 * 2**30
+
+
+@dataclass(frozen=True)
+class TensorType:
+    shape: Shape
+    dtype: np.dtype
+
+    def __str__(self) -> str:
+        return f"{format_shape(self.shape)} {self.dtype}"
+
+
+@dataclass
+class Types:
+    """What inference learned: a type per graph input and node, shapes of params and state."""
+
+    values: dict[str, TensorType] = field(default_factory=dict)
+    params: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+    state: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _kind(dtype: np.dtype) -> str:
+    return "float" if dtype.kind == "f" else "int"
+
+
+def infer(spec: Spec, graph: Graph, source: SourceMap,
+          max_bytes: int = DEFAULT_MAX_BYTES) -> Types:
+    float_dtype = np.dtype(spec.dtype)
+    types = Types()
+    problems = types.problems
+    for name, decl in spec.inputs.items():
+        dtype = np.dtype(decl.dtype or spec.dtype)
+        if dtype.kind == "f" and dtype != float_dtype:
+            problems.append(source.problem(("inputs", name, "dtype"), f"input '{name}' is "
+                                           f"{dtype} but the spec computes in {float_dtype}; "
+                                           "a spec uses one float dtype"))
+        types.values[name] = TensorType(tuple(dim_from_spec(d) for d in decl.shape), dtype)
+
+    for node in graph.order:
+        op, attrs = node.op, node.attrs
+        if op is None or attrs is None:
+            continue
+        in_types = [types.values.get(ref) for ref in node.spec.inputs]
+        if any(t is None for t in in_types):
+            continue  # an upstream node already failed; its problem is reported
+        bad = False
+        for position, (ref, in_type) in enumerate(zip(node.spec.inputs, in_types)):
+            arg = op.arg(position)
+            if arg.kind != "any" and _kind(in_type.dtype) != arg.kind:
+                want = "a float tensor" if arg.kind == "float" else "an integer tensor"
+                problems.append(source.problem(node.path + ("inputs", position),
+                                               f"{op.arg_name(position)} must be {want}, but "
+                                               f"'{ref}' is {in_type.dtype}", node=node.id,
+                                               op=op.name))
+                bad = True
+        if bad:
+            continue
+        shapes = [t.shape for t in in_types]
+        try:
+            out_shape = tuple(op.shape(attrs, shapes))
+            param_shapes = {p.name: tuple(p.shape(attrs, shapes))
+                            for p in op.active_params(attrs)}
+            state_shapes = {s.name: tuple(s.shape(attrs, shapes)) for s in op.state}
+        except ShapeError as exc:
+            where = node.path + (("inputs", exc.arg) if exc.arg is not None else ())
+            problems.append(source.problem(where, exc.message, node=node.id, op=op.name))
+            continue
+        except Exception as exc:
+            raise InternalError(f"node '{node.id}' ({op.name}): the shape rule failed with "
+                                f"{type(exc).__name__}: {exc}") from exc
+        for local, shape in list(param_shapes.items()) + list(state_shapes.items()):
+            if not all(is_known(d) for d in shape):
+                raise InternalError(f"node '{node.id}' ({op.name}): the rule for '{local}' "
+                                    f"gave a symbolic shape {format_shape(shape)}")
+        types.values[node.id] = TensorType(out_shape, float_dtype)
+        types.params[node.id] = param_shapes
+        types.state[node.id] = state_shapes
+        for local, start in node.starts.items():
+            key = local if local in param_shapes else ""
+            if start.value is not None and start.value.shape != param_shapes[key]:
+                problems.append(source.problem(start.path, f"params.{local}: literal values "
+                                               f"have shape {format_shape(start.value.shape)} "
+                                               f"but the parameter is "
+                                               f"{format_shape(param_shapes[key])}",
+                                               node=node.id, op=op.name))
+
+    if spec.loss is not None and spec.loss in types.values:
+        shape = types.values[spec.loss].shape
+        if shape != ():
+            problems.append(source.problem(("loss",), f"loss '{spec.loss}' must be a scalar, "
+                                           f"but its shape is {format_shape(shape)}"))
+    _check_budget(spec, graph, types, source, float_dtype, max_bytes)
+    return types
+
+
+def _check_budget(spec: Spec, graph: Graph, types: Types, source: SourceMap,
+                  dtype: np.dtype, max_bytes: int) -> None:
+    total = 0
+    largest = (0, "", None)
+    for node in graph.order:
+        shapes = list(types.params.get(node.id, {}).items()) + list(
+            types.state.get(node.id, {}).items())
+        for local, shape in shapes:
+            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            total += size
+            if size > largest[0]:
+                largest = (size, f"{node.id}.{local}" if local else node.id, node)
+    if total > max_bytes:
+        size, name, node = largest
+        types.problems.append(source.problem(
+            node.path, f"parameters would take {total / 2**30:.3g} GiB, over the "
+            f"{max_bytes / 2**30:.3g} GiB memory budget (largest: '{name}', "
+            f"{size / 2**30:.3g} GiB)", node=node.id, op=node.op.name))

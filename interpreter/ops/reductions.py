@@ -1,0 +1,100 @@
+"""Reductions over axes: sum and mean."""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from ..errors import ShapeError
+from ..registry import Arg, Attrs, Op, Sample, normal, register_op
+
+
+class ReduceAttrs(Attrs):
+    axis: int | list[int] | None = Field(None, description="Axis or axes to reduce; all "
+                                         "axes when null.")
+    keepdims: bool = Field(False, description="Keep reduced axes with size 1.")
+
+
+def reduced_axes(a: ReduceAttrs, ndim: int) -> tuple[int, ...]:
+    """The normalised, sorted axes `a.axis` names for an input of `ndim` axes."""
+    if a.axis is None:
+        return tuple(range(ndim))
+    axes = [a.axis] if isinstance(a.axis, int) else list(a.axis)
+    out = []
+    for axis in axes:
+        if not -ndim <= axis < ndim:
+            raise ShapeError(f"axis {axis} is out of range for x with {ndim} axes", arg=0)
+        out.append(axis % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"axis {a.axis} names an axis twice", arg=0)
+    return tuple(sorted(out))
+
+
+def reduce_shape(a: ReduceAttrs, shapes):
+    x = shapes[0]
+    axes = reduced_axes(a, len(x))
+    if a.keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(x))
+    return tuple(d for i, d in enumerate(x) if i not in axes)
+
+
+def _expand(g: np.ndarray, a: ReduceAttrs, shape: tuple[int, ...]) -> np.ndarray:
+    """Broadcast a reduced gradient back over the reduced axes (a view, no copy)."""
+    axes = reduced_axes(a, len(shape))
+    if not a.keepdims:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def sum_forward(ctx, xs, ps):
+    x = xs[0]
+    axes = reduced_axes(ctx.attrs, x.ndim)
+    return np.asarray(x.sum(axis=axes, keepdims=ctx.attrs.keepdims)), x.shape
+
+
+def sum_vjp(ctx, g, shape, needs):
+    return (_expand(g, ctx.attrs, shape),), ()
+
+
+def mean_forward(ctx, xs, ps):
+    x = xs[0]
+    axes = reduced_axes(ctx.attrs, x.ndim)
+    return np.asarray(x.mean(axis=axes, keepdims=ctx.attrs.keepdims)), x.shape
+
+
+def mean_vjp(ctx, g, shape, needs):
+    axes = reduced_axes(ctx.attrs, len(shape))
+    count = int(np.prod([shape[i] for i in axes]))
+    return (_expand(g / max(count, 1), ctx.attrs, shape),), ()
+
+
+_SAMPLES = (
+    Sample((normal(4, 3),), name="all"),
+    Sample((normal(4, 3),), {"axis": 0}, name="axis0"),
+    Sample((normal(2, 3, 4),), {"axis": [0, 2], "keepdims": True}, name="axes_keepdims"),
+    Sample((normal(2, 3),), {"axis": -1}, name="negative_axis"),
+    Sample((normal(),), name="scalar"),
+)
+
+SUM = register_op(Op(
+    name="sum",
+    doc="""Sum over the given axes (all when axis is null).
+
+    out = sum of x over axis
+    dx = g broadcast back over the reduced axes
+    Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
+    inputs=(Arg("x"),), attrs=ReduceAttrs,
+    shape=reduce_shape, forward=sum_forward, vjp=sum_vjp,
+    kinks="none: sum is linear.", samples=_SAMPLES,
+))
+
+MEAN = register_op(Op(
+    name="mean",
+    doc="""Mean over the given axes (all when axis is null).
+
+    out = mean of x over axis
+    dx = g / count broadcast back over the reduced axes
+    Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
+    inputs=(Arg("x"),), attrs=ReduceAttrs,
+    shape=reduce_shape, forward=mean_forward, vjp=mean_vjp,
+    kinks="none: mean is linear.", samples=_SAMPLES,
+))

@@ -1,0 +1,270 @@
+"""The op registry: one frozen record per op, with its forward, gradient and shape rules.
+
+Every op has the same fixed signatures, so one test suite can check them all:
+
+    shape(attrs, shapes)         -> output shape          (raise ShapeError to reject)
+    forward(ctx, xs, ps)         -> (out, saved)
+    vjp(ctx, g, saved, needs)    -> (one gradient or None per input, one per parameter)
+
+`xs` are the input arrays in argument order, `ps` the node's parameter arrays in declaration
+order, `g` the gradient of the loss with respect to `out`, `saved` whatever forward chose to
+keep, and `needs[i]` says whether input i's gradient is wanted (data and labels never need
+one, so no work is spent on them). Each input gradient must have exactly its input's shape
+and dtype (a 0-d result may be a numpy scalar, as numpy's arithmetic gives); `unbroadcast`
+is the one helper for undoing numpy broadcasting. Rules never write into their inputs, their
+parameters or `g`: those arrays are shared with other nodes.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .dims import Shape
+from .initializers import Init
+
+ArgKind = Literal["float", "int", "any"]
+
+
+class Attrs(BaseModel):
+    """Base of every op's attrs model: strict, no unknown keys, finite floats, frozen."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class NoAttrs(Attrs):
+    pass
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One named input of an op."""
+
+    name: str
+    differentiable: bool = True
+    kind: ArgKind = "float"  # float tensors; int (labels, indices); any (either)
+    variadic: bool = False  # last argument only: takes one or more inputs (concat)
+    # For integer args (labels, indices): the exclusive upper bound of valid values, from
+    # the attrs and input shapes (a class count). Fed data is checked against it, because
+    # numpy would silently wrap a negative index and fail obscurely on a large one.
+    upper: Callable[[Any, list[Shape]], Any] | None = None
+
+
+@dataclass(frozen=True)
+class ParamDef:
+    """A trainable parameter an op node owns, named `<node id>.<name>`."""
+
+    name: str
+    shape: Callable[[Any, list[Shape]], tuple[int, ...]]
+    init: Init
+    doc: str = ""
+    # A boolean attr that switches this parameter on and off (linear's `bias`).
+    enabled_by: str | None = None
+
+
+@dataclass(frozen=True)
+class StateDef:
+    """Non-trained state a node keeps across steps (batch norm's running statistics)."""
+
+    name: str
+    shape: Callable[[Any, list[Shape]], tuple[int, ...]]
+    init: Init
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Gen:
+    """How the test suite draws one sample input: a shape and a domain."""
+
+    shape: tuple[int, ...]
+    kind: str = "normal"  # normal | positive | uniform | integers | probabilities
+    low: float = 0.0
+    high: float = 1.0
+    avoid: tuple[float, ...] = ()  # kinks to keep samples away from
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        if self.kind == "integers":
+            return rng.integers(int(self.low), int(self.high), self.shape).astype(np.int64)
+        if self.kind == "positive":
+            return rng.uniform(0.5, 2.0, self.shape)
+        if self.kind == "uniform":
+            return rng.uniform(self.low, self.high, self.shape)
+        if self.kind == "probabilities":
+            values = rng.uniform(0.1, 1.0, self.shape)
+            return values / values.sum(axis=-1, keepdims=True)
+        values = rng.normal(0.0, 1.0, self.shape)
+        for kink in self.avoid:
+            # Push every value at least 0.1 from the kink, keeping its side.
+            near = np.abs(values - kink) < 0.1
+            values[near] += np.where(values[near] >= kink, 0.1, -0.1)
+        return values
+
+
+def normal(*shape: int, avoid: tuple[float, ...] = ()) -> Gen:
+    return Gen(tuple(shape), "normal", avoid=avoid)
+
+
+def positive(*shape: int) -> Gen:
+    return Gen(tuple(shape), "positive")
+
+
+def uniform(low: float, high: float, *shape: int) -> Gen:
+    return Gen(tuple(shape), "uniform", low, high)
+
+
+def integers(high: int, *shape: int) -> Gen:
+    return Gen(tuple(shape), "integers", 0, high)
+
+
+def probabilities(*shape: int) -> Gen:
+    return Gen(tuple(shape), "probabilities")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """An input set the contract suite runs the op on."""
+
+    inputs: tuple[Gen | np.ndarray, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    training: bool = True
+
+
+class Context:
+    """What a rule may know besides its inputs: attrs, node, mode, randomness and state.
+
+    One context exists per node, made when the plan is compiled; the network flips
+    `training` on all of them when its mode changes.
+    """
+
+    __slots__ = ("attrs", "node", "training", "rng", "state")
+
+    def __init__(self, attrs: Any, node: str = "", training: bool = True,
+                 rng: np.random.Generator | None = None,
+                 state: dict[str, np.ndarray] | None = None) -> None:
+        self.attrs = attrs
+        self.node = node
+        self.training = training
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.state = state if state is not None else {}
+
+
+ShapeRule = Callable[[Any, list[Shape]], Shape]
+ForwardRule = Callable[[Context, Sequence[np.ndarray], Sequence[np.ndarray]], tuple[np.ndarray, Any]]
+VjpRule = Callable[[Context, np.ndarray, Any, Sequence[bool]],
+                   tuple[Sequence["np.ndarray | None"], Sequence[np.ndarray]]]
+FansRule = Callable[[Any, list[Shape]], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Op:
+    """Everything about one op, in one place."""
+
+    name: str
+    doc: str
+    inputs: tuple[Arg, ...]
+    shape: ShapeRule
+    forward: ForwardRule
+    vjp: VjpRule
+    attrs: type[Attrs] = NoAttrs
+    params: tuple[ParamDef, ...] = ()
+    state: tuple[StateDef, ...] = ()
+    fans: FansRule | None = None
+    kinks: str = ""  # the convention at points where the derivative is not defined
+    samples: tuple[Sample, ...] = ()
+    # A plain numpy implementation the suite compares forward against (optional; for ops
+    # whose forward is optimised enough to deserve an independent check).
+    reference: Callable[..., np.ndarray] | None = None
+    # Random ops draw from ctx.rng in forward; the suite reseeds it for each evaluation.
+    random: bool = False
+
+    def arity(self) -> tuple[int, int | None]:
+        """(fewest, most) inputs; most is None for a variadic op."""
+        if self.inputs and self.inputs[-1].variadic:
+            return (len(self.inputs), None)
+        return (len(self.inputs), len(self.inputs))
+
+    def arg(self, index: int) -> Arg:
+        """The argument input `index` binds to (a variadic last arg takes the rest)."""
+        return self.inputs[min(index, len(self.inputs) - 1)]
+
+    def arg_name(self, index: int) -> str:
+        arg = self.arg(index)
+        return f"{arg.name}[{index - len(self.inputs) + 1}]" if arg.variadic else arg.name
+
+    def active_params(self, attrs: Any) -> tuple[ParamDef, ...]:
+        return tuple(p for p in self.params
+                     if p.enabled_by is None or getattr(attrs, p.enabled_by))
+
+
+_OP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_REGISTRY: dict[str, Op] = {}
+
+
+class RegistrationError(Exception):
+    """An op definition that cannot be registered: a programming error, fatal at import."""
+
+
+def register_op(op: Op) -> Op:
+    """Add an op to the registry (library users may add their own). Names are unique."""
+    if not isinstance(op, Op):
+        raise RegistrationError(f"register_op expects an Op, got {type(op).__name__}")
+    if not _OP_NAME.match(op.name):
+        raise RegistrationError(f"op name {op.name!r} must be snake_case")
+    if op.name in _REGISTRY:
+        raise RegistrationError(f"op '{op.name}' is already registered")
+    names = [a.name for a in op.inputs]
+    if len(set(names)) != len(names):
+        raise RegistrationError(f"op '{op.name}': argument names must be unique")
+    if any(a.variadic for a in op.inputs[:-1]):
+        raise RegistrationError(f"op '{op.name}': only the last argument may be variadic")
+    if not (isinstance(op.attrs, type) and issubclass(op.attrs, BaseModel)):
+        raise RegistrationError(f"op '{op.name}': attrs must be a pydantic model class")
+    for rule in ("shape", "forward", "vjp"):
+        if not callable(getattr(op, rule)):
+            raise RegistrationError(f"op '{op.name}': {rule} rule is not callable")
+    _REGISTRY[op.name] = op
+    return op
+
+
+def unregister_op(name: str) -> None:
+    """Remove an op (for tests and notebooks that redefine one)."""
+    _REGISTRY.pop(name, None)
+
+
+def get_op(name: str) -> Op | None:
+    return _REGISTRY.get(name)
+
+
+def all_ops() -> list[Op]:
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def suggest(name: str, choices: Sequence[str]) -> str:
+    """`" (did you mean 'relu'?)"` or an empty string."""
+    by_lower: dict[str, str] = {}
+    for choice in choices:
+        by_lower.setdefault(choice.lower(), choice)
+    close = [by_lower[c] for c in
+             difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+
+
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `g` down to `shape`, undoing numpy broadcasting (leading axes, then size-1 axes)."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    # A full reduction gives a numpy scalar; the contract is an array of exactly `shape`.
+    return np.asarray(g).reshape(shape)

@@ -1,0 +1,100 @@
+"""Reading spec files into plain data plus a map from data paths to file positions.
+
+Both readers (YAML and JSON) produce the same thing: plain Python data (dicts, lists, str,
+int, float, bool, None) and a `SourceMap` that answers "where in the file is
+`nodes[2].attrs.out_features`?". Positions come from the parser's own marks, never from
+guessing, so every later error can say `file:line:col`.
+
+Hostile input is refused before anything is built: oversized files, nesting deeper than any
+spec needs, and YAML aliases that would expand the document (an "alias bomb").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Problem, SpecError
+
+Path_ = tuple  # a data path: ("nodes", 2, "attrs", "out_features")
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+# Aliases may add at most this many values, or as many as the file itself writes, whichever
+# is larger: enough for any honest use of anchors, far too little for a billion-laugh bomb.
+MAX_ALIAS_VALUES = 100_000
+
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+
+@dataclass
+class SourceMap:
+    """Positions (1-based line, column) of values and mapping keys, by data path."""
+
+    file: str | None
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path_, *, key: bool = False) -> tuple[int | None, int | None]:
+        """The position of `path`, or of its nearest located ancestor.
+
+        Values reached through a YAML alias have no position of their own; they report the
+        alias. `key=True` prefers the position of the mapping key (for "unknown key" errors).
+        """
+        path = tuple(path)
+        if key and path in self.keys:
+            return self.keys[path]
+        while True:
+            if path in self.values:
+                return self.values[path]
+            if not path:
+                return (None, None)
+            path = path[:-1]
+
+    def problem(self, path: Path_, message: str, *, key: bool = False, node: str | None = None,
+                op: str | None = None, severity: str = "error") -> Problem:
+        line, column = self.locate(path, key=key)
+        return Problem(message, self.file, line, column, node, op, severity)
+
+
+def read_text(text: str, kind: str, file: str | None = None) -> tuple[Any, SourceMap]:
+    """Parse spec text (`kind` is "yaml" or "json") into data and positions."""
+    if len(text) > MAX_FILE_BYTES:
+        raise SpecError([Problem(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; "
+                                 "refusing to read it", file)])
+    if kind == "json":
+        from .json_reader import read_json
+
+        return read_json(text, file)
+    from .yaml_reader import read_yaml
+
+    return read_yaml(text, file)
+
+
+def read_file(path: str | Path) -> tuple[Any, SourceMap]:
+    """Read a `.yaml`, `.yml` or `.json` spec file; every failure is a `SpecError`."""
+    path = Path(path)
+    name = str(path)
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise SpecError([Problem(f"unknown spec file type '{path.suffix}': expected one of "
+                                 + ", ".join(SUFFIXES), name)])
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError([Problem(f"file is {size / 2**20:.0f} MiB, larger than the "
+                                     f"{MAX_FILE_BYTES // 2**20} MiB limit; refusing to read it",
+                                     name)])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem("no such file", name)]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem("is a directory, not a spec file", name)]) from None
+    except OSError as exc:
+        raise SpecError([Problem(f"cannot read file: {exc.strerror or exc}", name)]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError([Problem("file is not valid UTF-8 text", name, line, 1)]) from None
+    return read_text(text, kind, name)
