@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return EXIT_OK
     except InterpreterError as exc:
-        print(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), file=sys.stderr)
+        located = isinstance(exc, SpecError) or getattr(exc, "problem", None) is not None
+        print(str(exc) if located else f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except InternalError as exc:
         print(f"internal error (a bug; please report it): {exc}", file=sys.stderr)
@@ -221,8 +222,10 @@ def _print_table(out: TextIO, outputs: dict[str, np.ndarray],
     rows = min(len(a) for _, a in columns) if columns and all(a.ndim for _, a in columns) else 0
     cells = [[name for name, _ in columns]]
     for row in range(min(rows, limit)):
-        cells.append([np.array2string(np.asarray(a[row]), precision=6, suppress_small=True,
-                                      max_line_width=60) for _, a in columns])
+        # Rounded, and + 0.0 turns -0.0 into 0.0, so a converged output reads cleanly.
+        cells.append([np.array2string(np.round(np.asarray(a[row], dtype=float), 6) + 0.0,
+                                      precision=6, suppress_small=True, max_line_width=60)
+                      for _, a in columns])
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     label = ["row"] + [str(r) for r in range(min(rows, limit))]
     for index, line in enumerate(cells):

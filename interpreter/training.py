@@ -67,6 +67,18 @@ def train(net: Network, data: Mapping[str, Any] | None = None, *, epochs: int | 
     net.reseed(config.seed)
     history = History()
     started = time.perf_counter()
+    # Overflow is detected (the loss stops being finite) and reported with its place;
+    # numpy's warnings on the way there would only be noise.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _loop(net, arrays, config, opt, rng, rows, size, history, on_epoch)
+    history.seconds = time.perf_counter() - started
+    history.final_loss = float(net.evaluate(arrays)[net.loss])
+    return history
+
+
+def _loop(net: Network, arrays: dict[str, np.ndarray], config: TrainSpec, opt: Any,
+          rng: np.random.Generator, rows: int, size: int, history: History,
+          on_epoch: Callable[[int, float], None] | None) -> None:
     for epoch in range(1, config.epochs + 1):
         order = rng.permutation(rows) if config.shuffle else None
         total = 0.0
@@ -77,7 +89,7 @@ def train(net: Network, data: Mapping[str, Any] | None = None, *, epochs: int | 
             loss = net._train_step(batch, opt, check=history.steps == 0)
             history.steps += 1
             if not math.isfinite(loss):
-                error = _diagnose(net, batch, loss, epoch, count + 1, config)
+                error = _diagnose(net, batch, loss, epoch, count + 1, config, history)
                 error.history = list(history.losses)
                 raise error
             total += loss
@@ -86,31 +98,29 @@ def train(net: Network, data: Mapping[str, Any] | None = None, *, epochs: int | 
         history.epochs = epoch
         if on_epoch is not None:
             on_epoch(epoch, history.losses[-1])
-    history.seconds = time.perf_counter() - started
-    history.final_loss = float(net.evaluate(arrays)[net.loss])
-    return history
 
 
 def _diagnose(net: Network, batch: dict[str, np.ndarray], loss: float, epoch: int, step: int,
-              config: TrainSpec) -> TrainingError:
+              config: TrainSpec, history: History) -> TrainingError:
     """Find where the non-finite values start: a parameter ruined by the last update, or
     the first node whose output stops being finite."""
-    when = f"at epoch {epoch}, step {step}"
+    step_name = f"epoch {epoch}, step {step}"
+    previous = (f" (the epoch before ended at loss {history.losses[-1]:.4g})"
+                if history.losses else "")
     advice = (f"lower the learning rate (now {config.optimizer.lr:g}), or check the data and "
               "the ops' domains")
     for name, array in net.params.items():
         if not np.all(np.isfinite(array)):
             owner = net._param_owner[list(net.params).index(name)]
-            where = net.locate(owner)
-            return TrainingError(f"parameter '{name}' became non-finite in the update before "
-                                 f"{when} (the gradient overflowed); {advice}",
-                                 _with(where, f"parameter '{name}' is not finite {when}"))
+            message = (f"parameter '{name}' became non-finite in the update before "
+                       f"{step_name}{previous}: the step overflowed; {advice}")
+            return TrainingError(message, _with(net.locate(owner), message))
     node, value = net.first_non_finite(batch)
-    where = net.locate(node) if node else None
-    return TrainingError(f"the loss is {loss} {when}; node '{node}' is the first whose output "
-                         f"is not finite ({value}); {advice}",
-                         _with(where, f"output became {value} {when} with finite inputs; "
-                               f"{advice}") if where else None)
+    if node is None:
+        return TrainingError(f"the loss is {loss} at {step_name}{previous}; {advice}")
+    message = (f"output became {value} at {step_name}{previous} although its inputs and "
+               f"parameters are finite; {advice}")
+    return TrainingError(f"node '{node}': {message}", _with(net.locate(node), message))
 
 
 def _with(problem: Problem, message: str) -> Problem:

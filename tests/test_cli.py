@@ -1,0 +1,142 @@
+"""The command line: output, exit codes, --json, and errors without tracebacks."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from interpreter.cli import main
+
+from .conftest import DATA, ROOT
+
+XOR = str(ROOT / "specs" / "xor.yaml")
+
+DIVERGING = """version: 1
+name: diverging
+inputs:
+  X: {shape: [batch, 1]}
+  y: {shape: [batch, 1]}
+nodes:
+  - {id: a, op: linear, inputs: [X], attrs: {out_features: 1}}
+  - {id: loss, op: mse, inputs: [a, y]}
+outputs: [a]
+loss: loss
+train:
+  data: {inline: {X: [[1], [2], [3]], y: [[2], [4], [6]]}}
+  optimizer: {name: sgd, lr: 1.0e+6}
+  epochs: 20
+"""
+
+
+def run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+def test_run_prints_progress_final_loss_and_outputs_beside_targets(capsys):
+    code, out, _ = run(["run", XOR], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("xor (") and "13 parameters, float64" in lines[0]
+    assert any(line.startswith("epoch 1000/1000  loss") for line in lines)
+    final = next(line for line in lines if line.startswith("final loss"))
+    assert float(final.split()[2]) < 1e-4
+    header = next(i for i, line in enumerate(lines) if "outputs on the training data" in line)
+    assert lines[header + 1].split() == ["row", "a2", "y"]
+    assert len(lines) == header + 6
+
+
+def test_run_overrides_and_json_summary(tmp_path, capsys):
+    summary = tmp_path / "out.json"
+    code, out, _ = run(["run", XOR, "--epochs", "7", "--lr", "0.01", "--seed", "3",
+                        "--json", str(summary), "--quiet"], capsys)
+    assert code == 0
+    data = json.loads(summary.read_text())
+    assert data["status"] == "ok" and data["epochs"] == 7 and data["seed"] == 3
+    assert len(data["loss_history"]) == 7
+    assert data["final_loss"] == pytest.approx(float(out.split()[2]), rel=1e-5)
+    assert set(data["outputs"]) == {"a2"} and set(data["targets"]) == {"y"}
+    assert len(data["outputs"]["a2"]) == 4
+    assert list(tmp_path.iterdir()) == [summary]  # no temporary files left behind
+
+
+@pytest.mark.parametrize("argv", [
+    ["run"], ["run", XOR, "--epochs", "-1"], ["run", XOR, "--lr", "0"],
+    ["run", XOR, "--lr", "nan"], ["run", XOR, "--bogus"], ["frobnicate"], [],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_missing_file_exits_1(capsys):
+    code, _, err = run(["run", "no/such/spec.yaml"], capsys)
+    assert code == 1 and err.strip() == "no/such/spec.yaml: no such file"
+
+
+def test_invalid_spec_exits_1_with_located_lines(capsys):
+    code, _, err = run(["run", str(DATA / "bad" / "cycle.yaml")], capsys)
+    assert code == 1 and "cycle.yaml:6:30: node 'a' (add): cycle: a -> b -> c -> a" in err
+
+
+def test_json_into_a_missing_folder_fails_before_training(tmp_path, capsys):
+    code, out, err = run(["run", XOR, "--json", str(tmp_path / "nope" / "x.json")], capsys)
+    assert code == 1 and "does not exist" in err and out == ""
+
+
+def test_json_does_not_clobber_on_failure(tmp_path, capsys):
+    spec = tmp_path / "diverging.yaml"
+    spec.write_text(DIVERGING)
+    code, _, err = run(["run", str(spec), "--json", str(tmp_path / "s.json")], capsys)
+    assert code == 3
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["status"] == "diverged" and summary["error"]
+
+
+def test_divergence_exits_3_naming_the_place(tmp_path, capsys):
+    spec = tmp_path / "diverging.yaml"
+    spec.write_text(DIVERGING)
+    code, _, err = run(["run", str(spec)], capsys)
+    assert code == 3
+    assert err.startswith(f"{spec}:8:5: node 'loss' (mse): output became inf at epoch ")
+    assert "lower the learning rate (now 1e+06)" in err
+    assert "RuntimeWarning" not in err
+
+
+def test_an_overflowing_update_is_blamed_on_its_parameter(tmp_path, capsys):
+    spec = tmp_path / "diverging.yaml"
+    spec.write_text(DIVERGING.replace("lr: 1.0e+6", "lr: 1.0e+300"))
+    code, _, err = run(["run", str(spec)], capsys)
+    assert code == 3
+    assert err.startswith(f"{spec}:7:5: node 'a' (linear): parameter 'a.W' became non-finite "
+                          "in the update before epoch 2, step 1 (the epoch before ended at loss")
+    assert "RuntimeWarning" not in err
+
+
+def test_validate_many_files(capsys):
+    code, out, err = run(["validate", XOR, str(DATA / "bad" / "ids.yaml")], capsys)
+    assert code == 1
+    assert f"{XOR}: ok (4 nodes, 13 parameters)" in out
+    assert "duplicate node id" in out and "ids.yaml: invalid (2 errors)" in err
+
+
+def test_a_spec_without_train_cannot_run(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(DIVERGING.split("train:")[0])
+    code, _, err = run(["run", str(spec)], capsys)
+    assert code == 1 and "has no 'train' section" in err
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run([sys.executable, "-m", "interpreter", "validate", XOR],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and "ok (4 nodes" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "interpreter", "--version"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.strip()
