@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "shapes, training data) and print every problem as "
                                    "FILE:LINE:COL: node 'ID' (OP): message.")
     validate.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to check")
+
+    commands.add_parser("schema", help="print the JSON Schema of the spec format",
+                        description="Print the JSON Schema of the spec document (for editors "
+                        "and outside tools; schema/spec.schema.json holds the same).")
     return parser
 
 
@@ -91,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args, sys.stdout, sys.stderr)
+        if args.command == "schema":
+            print(schema_text(), end="")
+            return EXIT_OK
         return command_validate(args, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -112,6 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"internal error (a bug; please report it): {type(exc).__name__}: {exc}\n"
               "set INTERPRETER_DEBUG=1 to see the traceback", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def schema_text() -> str:
+    from .document import Spec
+
+    schema = Spec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 def command_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

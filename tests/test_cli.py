@@ -140,3 +140,17 @@ def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "interpreter", "--version"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and result.stdout.strip()
+
+
+def test_committed_schema_is_up_to_date(capsys):
+    from interpreter.cli import schema_text
+
+    assert (ROOT / "schema" / "spec.schema.json").read_text() == schema_text(), (
+        "regenerate with: python -m interpreter schema > schema/spec.schema.json")
+
+
+def test_specs_validate_against_the_schema_keys():
+    """Every top-level key the specs use is one the schema names."""
+    schema = json.loads((ROOT / "schema" / "spec.schema.json").read_text())
+    for path in (ROOT / "specs").glob("*.json"):
+        assert set(json.loads(path.read_text())) <= set(schema["properties"])

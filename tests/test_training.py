@@ -1,0 +1,193 @@
+"""Training: optimizers against their update rules, batching, determinism, overrides."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import interpreter
+from interpreter.document import AdamSpec, SGDSpec
+from interpreter.errors import DataError, FeedError, TrainingError
+from interpreter.optimizers import SGD, Adam
+
+
+def regression(**train):
+    document = {
+        "version": 1, "name": "r", "dtype": "float64",
+        "inputs": {"X": {"shape": ["batch", 2]}, "y": {"shape": ["batch", 1]}},
+        "nodes": [{"id": "a", "op": "linear", "inputs": ["X"], "attrs": {"out_features": 1}},
+                  {"id": "loss", "op": "mse", "inputs": ["a", "y"]}],
+        "outputs": ["a"], "loss": "loss",
+        "train": {"data": {"inline": {"X": [[0, 1], [1, 0], [1, 1], [2, 1], [0, 3]],
+                                      "y": [[1], [2], [3], [5], [3]]}}, **train},
+    }
+    return interpreter.load(document)
+
+
+def sgd_reference(p, grads, lr, momentum=0.0, dampening=0.0, nesterov=False, wd=0.0):
+    """torch.optim.SGD's documented update, written out."""
+    v = None
+    for g in grads:
+        g = g + wd * p
+        if momentum:
+            v = g.copy() if v is None else momentum * v + (1 - dampening) * g
+            g = g + momentum * v if nesterov else v
+        p = p - lr * g
+    return p
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.5, "dampening": 0.1},
+    {"weight_decay": 0.01}, {"momentum": 0.9, "weight_decay": 0.1},
+])
+def test_sgd_follows_its_update_rule(options):
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 2))
+    grads = [rng.normal(size=(3, 2)) for _ in range(4)]
+    p = start.copy()
+    opt = SGD(SGDSpec(name="sgd", lr=0.1, **options), [p])
+    for g in grads:
+        opt.step([p], [g])
+    expected = sgd_reference(start, grads, 0.1, options.get("momentum", 0.0),
+                             options.get("dampening", 0.0), options.get("nesterov", False),
+                             options.get("weight_decay", 0.0))
+    np.testing.assert_allclose(p, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name, wd", [("adam", 0.0), ("adam", 0.1), ("adamw", 0.1)])
+def test_adam_follows_its_update_rule(name, wd):
+    rng = np.random.default_rng(1)
+    start = rng.normal(size=(4,))
+    grads = [rng.normal(size=(4,)) for _ in range(5)]
+    p = start.copy()
+    opt = Adam(AdamSpec(name=name, lr=0.01, weight_decay=wd), [p])
+    for g in grads:
+        opt.step([p], [g])
+    q, m, v = start.copy(), np.zeros(4), np.zeros(4)
+    for t, g in enumerate(grads, start=1):
+        if name == "adamw":
+            q = q * (1 - 0.01 * wd)
+        else:
+            g = g + wd * q
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        q = q - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    np.testing.assert_allclose(p, q, rtol=1e-12)
+
+
+def test_a_training_step_is_one_sgd_step_on_the_backward_gradients():
+    net = regression(optimizer={"name": "sgd", "lr": 0.1}, epochs=1, shuffle=False)
+    data = {k: np.array(v, dtype=float) for k, v in net.spec.train.data.inline.items()}
+    before = {k: v.copy() for k, v in net.params.items()}
+    net.forward(data)
+    grads = net.backward()
+    net.train(epochs=1)
+    for name in before:
+        np.testing.assert_allclose(net.params[name], before[name] - 0.1 * grads[name],
+                                   rtol=1e-13)
+
+
+def test_minibatches_cover_every_row_once_per_epoch():
+    net = regression(optimizer={"name": "sgd", "lr": 0.01}, epochs=3, batch_size=2)
+    history = net.train()
+    assert history.steps == 3 * 3  # 5 rows in batches of 2: 2 + 2 + 1
+    assert len(history.losses) == 3
+
+
+def test_shuffled_training_is_deterministic_per_seed():
+    results = []
+    for seed in (5, 5, 6):
+        net = regression(optimizer={"name": "sgd", "lr": 0.01}, epochs=4, batch_size=2)
+        results.append(net.train(seed=seed).losses)
+    assert results[0] == results[1] != results[2]
+
+
+def test_regression_converges_with_adam():
+    net = regression(optimizer={"name": "adam", "lr": 0.1}, epochs=300, batch_size=5)
+    history = net.train()
+    assert history.final_loss < 1e-6
+    np.testing.assert_allclose(net.params["a.W"], [[2], [1]], atol=1e-3)
+
+
+def test_train_with_library_data_and_overrides():
+    net = regression(optimizer={"name": "sgd", "lr": 0.01}, epochs=1)
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    history = net.train({"X": X, "y": X @ [[1.0], [-1.0]]}, epochs=200, lr=0.1)
+    assert history.epochs == 200 and history.final_loss < 1e-6
+
+
+def test_library_data_is_checked():
+    net = regression(optimizer={"name": "sgd", "lr": 0.01})
+    with pytest.raises(FeedError, match="missing input 'y'"):
+        net.train({"X": np.ones((3, 2))})
+    with pytest.raises(FeedError, match="NaN or infinite"):
+        net.train({"X": np.full((3, 2), np.nan), "y": np.ones((3, 1))})
+
+
+def test_a_fixed_first_axis_needs_matching_batches():
+    document = {
+        "version": 1, "name": "fixed",
+        "inputs": {"X": {"shape": [4, 2]}, "y": {"shape": [4, 1]}},
+        "nodes": [{"id": "a", "op": "linear", "inputs": ["X"], "attrs": {"out_features": 1}},
+                  {"id": "loss", "op": "mse", "inputs": ["a", "y"]}],
+        "outputs": ["a"], "loss": "loss",
+        "train": {"data": {"inline": {"X": [[0, 0]] * 4, "y": [[0]] * 4}}, "batch_size": 2},
+    }
+    with pytest.raises(TrainingError, match="fixed first axis of 4"):
+        interpreter.load(document).train()
+
+
+def test_inline_data_problems_point_into_the_spec():
+    text = """version: 1
+name: t
+inputs:
+  X: {shape: [batch, 2]}
+nodes:
+  - {id: h, op: relu, inputs: [X]}
+  - {id: loss, op: sum, inputs: [h]}
+outputs: [h]
+loss: loss
+train:
+  data: {inline: {X: [[1, 2], [3]]}}
+"""
+    net = interpreter.loads(text, name="t.yaml")
+    with pytest.raises(DataError) as info:
+        net.train()
+    assert str(info.value) == ("t.yaml:11:22: train.data.inline.X: values must form a "
+                               "rectangular array (rows of equal length)")
+
+
+def test_npz_data_file_relative_to_the_spec(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    np.savez(tmp_path / "data.npz", X=X, y=X @ [[0.5], [2.0]])
+    (tmp_path / "s.yaml").write_text("""version: 1
+name: npz
+inputs: {X: {shape: [batch, 2]}, y: {shape: [batch, 1]}}
+nodes:
+  - {id: a, op: linear, inputs: [X], attrs: {out_features: 1}}
+  - {id: loss, op: mse, inputs: [a, y]}
+outputs: [a]
+loss: loss
+train:
+  data: {file: data.npz}
+  optimizer: {name: sgd, lr: 0.1}
+  epochs: 300
+""")
+    net = interpreter.load(tmp_path / "s.yaml")
+    assert net.train().final_loss < 1e-6
+
+
+def test_npz_that_is_not_an_archive(tmp_path):
+    (tmp_path / "data.npz").write_text("not a zip")
+    (tmp_path / "s.yaml").write_text("""version: 1
+name: npz
+inputs: {X: {shape: [batch, 2]}}
+nodes:
+  - {id: loss, op: sum, inputs: [X]}
+outputs: [loss]
+loss: loss
+train:
+  data: {file: data.npz}
+""")
+    with pytest.raises(DataError, match=r"s.yaml:9:16: train.data.file: cannot read"):
+        interpreter.load(tmp_path / "s.yaml").train()
