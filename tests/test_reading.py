@@ -87,7 +87,9 @@ def test_deep_nesting_is_refused_fast(reader, opener):
     started = time.perf_counter()
     lines = error_lines(reader, text, "f")
     assert time.perf_counter() - started < 1.0
-    assert f"nesting is deeper than {MAX_DEPTH} levels" in lines[0]
+    # Our own limit, or libyaml's (newer builds stop at 1000 levels while scanning ahead)
+    assert (f"nesting is deeper than {MAX_DEPTH} levels" in lines[0]
+            or "exceeded maximum nesting depth" in lines[0]), lines[0]
 
 
 def test_alias_bomb_is_refused_fast():
