@@ -173,7 +173,8 @@ class Network:
             for position, slot in enumerate(step.ins):
                 arg = step.op.arg(position)
                 name = self._slot_names[slot]
-                if arg.upper is not None and name in self.inputs:
+                if (arg.upper is not None and name in self.inputs
+                        and self.types.values[name].dtype.kind in "iu"):
                     upper = arg.upper(step.ctx.attrs, in_shapes)
                     checks.setdefault(name, []).append((step, step.op.arg_name(position), upper))
         return checks

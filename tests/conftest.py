@@ -12,3 +12,14 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+def pytest_terminal_summary(terminalreporter):
+    from .torch_reference import RESULTS
+
+    if RESULTS:
+        worst = max(RESULTS.values())
+        name = max(RESULTS, key=RESULTS.get)
+        terminalreporter.write_line(
+            f"torch reference: {len(RESULTS)} ops compared with PyTorch, largest relative "
+            f"error {worst:.3g} ({name})")

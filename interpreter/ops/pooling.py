@@ -1,0 +1,1 @@
+"""(placeholder: ops are being added to this module.)"""
