@@ -10,7 +10,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence, TextIO
@@ -18,6 +17,7 @@ from typing import Any, Sequence, TextIO
 import numpy as np
 
 from .errors import InternalError, InterpreterError, SpecError, TrainingError
+from .files import check_writable, write_atomically
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
@@ -76,12 +76,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="PATH", type=Path,
                      help="also write a machine-readable summary to PATH")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final loss")
+    run.add_argument("--load", metavar="WEIGHTS", type=Path,
+                     help="start from the weights in this .npz (from --save)")
+    run.add_argument("--save", metavar="WEIGHTS", type=Path,
+                     help="after training, save parameters and state to this .npz")
+
+    predict = commands.add_parser("predict", help="run a trained spec on data",
+                                  description="Run SPEC in eval mode on data and print (or "
+                                  "--json write) its outputs.")
+    predict.add_argument("spec", metavar="SPEC", help="a .yaml, .yml or .json spec file")
+    predict.add_argument("--weights", metavar="WEIGHTS", type=Path, required=True,
+                         help="an .npz written by run --save")
+    predict.add_argument("--data", metavar="NPZ", type=Path,
+                         help="an .npz with one array per input (default: the spec's "
+                         "training data)")
+    predict.add_argument("--json", metavar="PATH", type=Path,
+                         help="write the outputs to PATH as JSON")
 
     validate = commands.add_parser("validate", help="check specs without running them",
                                    description="Check each SPEC (document, ops, graph, "
                                    "shapes, training data) and print every problem as "
                                    "FILE:LINE:COL: node 'ID' (OP): message.")
     validate.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to check")
+
+    ops = commands.add_parser("ops", help="list the registered ops",
+                              description="List the registered ops, or print their full "
+                              "reference (docs/ops.md) with --markdown.")
+    ops.add_argument("--markdown", action="store_true", help="the full reference in Markdown")
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format",
                         description="Print the JSON Schema of the spec document (for editors "
@@ -95,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args, sys.stdout, sys.stderr)
+        if args.command == "predict":
+            return command_predict(args, sys.stdout)
+        if args.command == "ops":
+            return command_ops(args, sys.stdout)
         if args.command == "schema":
             print(schema_text(), end="")
             return EXIT_OK
@@ -119,6 +144,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"internal error (a bug; please report it): {type(exc).__name__}: {exc}\n"
               "set INTERPRETER_DEBUG=1 to see the traceback", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def command_predict(args: argparse.Namespace, out: TextIO) -> int:
+    from .data import check_data, spec_data
+    from .errors import DataError, Problem
+    from .loader import load
+
+    if args.json is not None:
+        check_writable(args.json, "--json")
+    net = load(args.spec)
+    net.load_weights(args.weights)
+    if args.data is None:
+        data = spec_data(net)
+    else:
+        try:
+            with np.load(args.data, allow_pickle=False) as archive:
+                data = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError) as exc:
+            message = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
+            raise DataError([Problem(f"cannot read data: {message}", str(args.data))]) from None
+        data = {k: v for k, v in data.items() if k in net.inputs}
+    outputs = net.predict(data)
+    if args.json is not None:
+        _write_json(args.json, {k: v.tolist() for k, v in outputs.items()})
+    else:
+        _print_table(out, outputs, {}, limit=20)
+    return EXIT_OK
+
+
+def command_ops(args: argparse.Namespace, out: TextIO) -> int:
+    from . import loader  # noqa: F401  (registers the built-in ops)
+    from .opdocs import ops_markdown, summary
+    from .registry import all_ops
+
+    if args.markdown:
+        print(ops_markdown(), end="", file=out)
+        return EXIT_OK
+    ops = all_ops()
+    width = max(len(op.name) for op in ops)
+    for op in ops:
+        print(f"{op.name:<{width}}  {summary(op)}", file=out)
+    return EXIT_OK
 
 
 def schema_text() -> str:
@@ -158,9 +225,12 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .loader import load
     from .training import settings, train
 
-    if args.json is not None:
-        _check_writable(args.json)
+    for flag, path in (("--json", args.json), ("--save", args.save)):
+        if path is not None:
+            check_writable(path, flag)
     net = load(args.spec, seed=args.seed)
+    if args.load is not None:
+        net.load_weights(args.load)
     for warning in net.warnings:
         print(warning, file=err)
     if net.spec.train is None:
@@ -195,6 +265,8 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                     "loss_history": exc.history})
         raise
     seconds = time.perf_counter() - started
+    if args.save is not None:
+        net.save_weights(args.save)
     outputs = net.predict(data)
     print(f"final loss {history.final_loss:.6g} ({history.epochs} epochs, {history.steps} "
           f"steps, {seconds:.2f} s)", file=out)
@@ -250,29 +322,8 @@ def _print_table(out: TextIO, outputs: dict[str, np.ndarray],
         print(f"  ... {rows - limit} more rows", file=out)
 
 
-def _check_writable(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InterpreterError(f"--json {path}: the folder '{folder}' does not exist")
-    if path.is_dir():
-        raise InterpreterError(f"--json {path}: is a directory")
-    if not os.access(folder, os.W_OK):
-        raise InterpreterError(f"--json {path}: the folder '{folder}' is not writable")
-
-
 def _write_json(path: Path, summary: dict[str, Any]) -> None:
-    """Write atomically: a failed run never leaves a half-written or clobbered file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    temporary = None
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        with os.fdopen(handle, "w") as stream:
-            json.dump(summary, stream, indent=2, allow_nan=False)
-            stream.write("\n")
-        os.replace(temporary, path)
-        temporary = None
-    except OSError as exc:
-        raise InterpreterError(f"--json {path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
+    def write(stream: Any) -> None:
+        stream.write((json.dumps(summary, indent=2, allow_nan=False) + "\n").encode())
+
+    write_atomically(path, write)

@@ -1,8 +1,11 @@
 """The network: parameters, the compiled plan, and forward / backward / predict."""
 from __future__ import annotations
 
+import os
+import zipfile
 import zlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -10,7 +13,7 @@ import numpy as np
 from . import initializers
 from .dims import Sym, format_shape
 from .document import Spec
-from .errors import FeedError, Problem
+from .errors import DataError, FeedError, Problem
 from .graph import Graph
 from .inference import Types
 from .plan import BackwardProgram, BackwardStep, Step, make_checker, run_backward, run_forward
@@ -398,6 +401,41 @@ class Network:
         checker = make_checker(self._values, self._param_arrays) if check else None
         run_backward(program, grads, self._saved, param_grads, checker)
         return grads, param_grads
+
+    # ----- weights -----------------------------------------------------------------------
+
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """Write every parameter and state array to an .npz archive, by name, atomically."""
+        from .files import write_atomically
+
+        arrays = dict(self.params.items())
+        arrays.update(self.state)
+        write_atomically(Path(path), lambda stream: np.savez(stream, **arrays))
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Set parameters and state from an .npz archive written by `save_weights`; every
+        name must match with its shape, or nothing is changed (DataError lists all)."""
+        name = str(path)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+        except FileNotFoundError:
+            raise DataError([Problem("no such weights file", name)]) from None
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise DataError([Problem(f"cannot read weights: {exc}", name)]) from None
+        targets = dict(self.params.items())
+        targets.update(self.state)
+        problems = [Problem(f"holds '{key}', which this network does not have"
+                            + suggest(key, list(targets)), name)
+                    for key in arrays if key not in targets]
+        problems += [Problem(f"has no '{key}'", name) for key in targets if key not in arrays]
+        problems += [Problem(f"'{key}' has shape {arrays[key].shape}, but the network's is "
+                             f"{targets[key].shape}", name)
+                     for key in arrays if key in targets and arrays[key].shape != targets[key].shape]
+        if problems:
+            raise DataError(problems)
+        for key, value in arrays.items():
+            targets[key][...] = value
 
     # ----- description -------------------------------------------------------------------
 

@@ -154,3 +154,32 @@ def test_specs_validate_against_the_schema_keys():
     schema = json.loads((ROOT / "schema" / "spec.schema.json").read_text())
     for path in (ROOT / "specs").glob("*.json"):
         assert set(json.loads(path.read_text())) <= set(schema["properties"])
+
+
+def test_save_then_predict_reproduces_the_trained_outputs(tmp_path, capsys):
+    weights, outputs = tmp_path / "w.npz", tmp_path / "o.json"
+    code, _, _ = run(["run", XOR, "--save", str(weights), "--json", str(tmp_path / "s.json"),
+                      "-q"], capsys)
+    assert code == 0
+    code, _, _ = run(["predict", XOR, "--weights", str(weights), "--json", str(outputs)],
+                     capsys)
+    assert code == 0
+    trained = json.loads((tmp_path / "s.json").read_text())["outputs"]
+    assert json.loads(outputs.read_text()) == trained
+
+
+def test_run_can_start_from_saved_weights(tmp_path, capsys):
+    weights = tmp_path / "w.npz"
+    run(["run", XOR, "--save", str(weights), "-q"], capsys)
+    code, out, _ = run(["run", XOR, "--load", str(weights), "--epochs", "0", "-q"], capsys)
+    assert code == 0 and float(out.split()[2]) < 1e-4
+
+
+def test_predict_with_mismatched_weights(tmp_path, capsys):
+    import numpy as np
+
+    np.savez(tmp_path / "w.npz", **{"a1.W": np.zeros((2, 3)), "a9.W": np.zeros(1)})
+    code, _, err = run(["predict", XOR, "--weights", str(tmp_path / "w.npz")], capsys)
+    assert code == 1
+    assert f"{tmp_path / 'w.npz'}: holds 'a9.W', which this network does not have" in err
+    assert "has no 'a2.b'" in err

@@ -1,10 +1,11 @@
-"""Elementwise binary ops with numpy broadcasting."""
+"""Elementwise binary ops with numpy broadcasting; gradients are summed back to each input's
+own shape by the builder."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..registry import register_op
-from .builders import binary_op
+from .builders import binary_op, default_binary_samples
 
 
 def _add_grads(a, b, out, g, needs):
@@ -16,7 +17,84 @@ ADD = register_op(binary_op(
     doc="""Elementwise sum with broadcasting.
 
     out = a + b
-    da = unbroadcast(g, a.shape)
-    db = unbroadcast(g, b.shape)
+    da = g,  db = g          (each summed back to its input's shape)
     Shape: numpy broadcasting of a and b.""",
     kinks="none: add is smooth everywhere."))
+
+
+def _sub_grads(a, b, out, g, needs):
+    return g, (-g if needs[1] else None)
+
+
+SUB = register_op(binary_op(
+    "sub", np.subtract, _sub_grads, saves_inputs=False,
+    doc="""Elementwise difference with broadcasting.
+
+    out = a - b
+    da = g,  db = -g
+    Shape: numpy broadcasting of a and b.""",
+    kinks="none: sub is smooth everywhere."))
+
+
+def _mul_grads(a, b, out, g, needs):
+    return (g * b if needs[0] else None), (g * a if needs[1] else None)
+
+
+MUL = register_op(binary_op(
+    "mul", np.multiply, _mul_grads,
+    doc="""Elementwise product with broadcasting.
+
+    out = a * b
+    da = g * b,  db = g * a
+    Shape: numpy broadcasting of a and b.""",
+    kinks="none: mul is smooth everywhere."))
+
+
+def _div_grads(a, b, out, g, needs):
+    ga = g / b if needs[0] else None
+    gb = -g * out / b if needs[1] else None
+    return ga, gb
+
+
+DIV = register_op(binary_op(
+    "div", np.divide, _div_grads, samples=default_binary_samples(domain_b="positive"),
+    doc="""Elementwise quotient with broadcasting.
+
+    out = a / b
+    da = g / b,  db = -g * a / b^2 = -g * out / b
+    Shape: numpy broadcasting of a and b.""",
+    kinks="b = 0 is outside the domain: out and the gradients are inf or nan there, as numpy "
+          "computes them."))
+
+
+def _max_grads(a, b, out, g, needs):
+    # Ties split the gradient equally between a and b (torch.maximum's convention).
+    a_wins = (a > b) + 0.5 * (a == b)
+    return (g * a_wins.astype(g.dtype) if needs[0] else None,
+            g * (1 - a_wins).astype(g.dtype) if needs[1] else None)
+
+
+MAXIMUM = register_op(binary_op(
+    "maximum", np.maximum, _max_grads,
+    doc="""Elementwise maximum with broadcasting.
+
+    out = max(a, b)
+    da = g where a > b, g/2 where a == b, else 0;  db likewise
+    Shape: numpy broadcasting of a and b.""",
+    kinks="at a == b the gradient is split equally, g/2 to each (as torch.maximum)."))
+
+
+def _min_grads(a, b, out, g, needs):
+    a_wins = (a < b) + 0.5 * (a == b)
+    return (g * a_wins.astype(g.dtype) if needs[0] else None,
+            g * (1 - a_wins).astype(g.dtype) if needs[1] else None)
+
+
+MINIMUM = register_op(binary_op(
+    "minimum", np.minimum, _min_grads,
+    doc="""Elementwise minimum with broadcasting.
+
+    out = min(a, b)
+    da = g where a < b, g/2 where a == b, else 0;  db likewise
+    Shape: numpy broadcasting of a and b.""",
+    kinks="at a == b the gradient is split equally, g/2 to each (as torch.minimum)."))

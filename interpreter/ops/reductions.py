@@ -98,3 +98,33 @@ MEAN = register_op(Op(
     shape=reduce_shape, forward=mean_forward, vjp=mean_vjp,
     kinks="none: mean is linear.", samples=_SAMPLES,
 ))
+
+
+def max_forward(ctx, xs, ps):
+    x = xs[0]
+    axes = reduced_axes(ctx.attrs, x.ndim)
+    out = np.asarray(x.max(axis=axes, keepdims=ctx.attrs.keepdims))
+    return out, (x, out)
+
+
+def max_vjp(ctx, g, saved, needs):
+    x, out = saved
+    # Ties share the gradient equally (torch.amax's convention), so the sum is kept.
+    hits = x == _expand(out, ctx.attrs, x.shape)
+    axes = reduced_axes(ctx.attrs, x.ndim)
+    count = hits.sum(axis=axes, keepdims=True)
+    return (hits * (_expand(g, ctx.attrs, x.shape) / count).astype(x.dtype),), ()
+
+
+MAX = register_op(Op(
+    name="max",
+    doc="""Maximum over the given axes (all when axis is null), as torch.amax.
+
+    out = max of x over axis
+    dx = g at the positions holding the maximum, shared equally among ties; 0 elsewhere
+    Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
+    inputs=(Arg("x"),), attrs=ReduceAttrs,
+    shape=reduce_shape, forward=max_forward, vjp=max_vjp,
+    kinks="ties: every maximal element gets g / (number of ties), as torch.amax.",
+    samples=_SAMPLES,
+))

@@ -1,0 +1,95 @@
+"""docs/ops.md, generated from the registry: every op's inputs, attrs, parameters and rules.
+
+    python -m interpreter ops --markdown > docs/ops.md
+"""
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+
+from .registry import Op, all_ops
+
+HEADER = """# Ops
+
+Generated from the op registry by `python -m interpreter ops --markdown > docs/ops.md`; a
+test keeps it up to date. Semantics follow PyTorch's functional op of the same name unless an
+op says otherwise; layout is NCHW. Every op's gradient is checked against finite differences
+in float64 by the test suite.
+
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return " \\| ".join(repr(a) for a in args)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " \\| ".join("null" if a is type(None) else _type_name(a) for a in args)
+    if origin in (list, tuple):
+        inner = ", ".join(_type_name(a) for a in args if a is not Ellipsis)
+        return f"{origin.__name__}[{inner}]"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _default(field: Any) -> str:
+    if field.default is PydanticUndefined and field.default_factory is None:
+        return "required"
+    value = field.default if field.default_factory is None else field.default_factory()
+    return "null" if value is None else f"`{value}`"
+
+
+def summary(op: Op) -> str:
+    """The docstring's first paragraph, on one line."""
+    return " ".join(inspect.cleandoc(op.doc).split("\n\n")[0].split())
+
+
+def op_markdown(op: Op) -> str:
+    _, _, body = inspect.cleandoc(op.doc).partition("\n\n")
+    lines = [f"## `{op.name}`", "", summary(op), ""]
+    if body.strip():
+        lines += ["```", body.strip(), "```", ""]
+    if op.inputs:
+        described = []
+        for arg in op.inputs:
+            kind = {"float": "float", "int": "integer", "any": "float or integer"}[arg.kind]
+            note = "" if arg.differentiable else ", not differentiated"
+            many = ", one or more" if arg.variadic else ""
+            described.append(f"`{arg.name}` ({kind}{note}{many})")
+        lines += ["**Inputs:** " + ", ".join(described), ""]
+    else:
+        lines += ["**Inputs:** none", ""]
+    fields = op.attrs.model_fields
+    if fields:
+        lines += ["| attr | type | default | meaning |", "|---|---|---|---|"]
+        for name, field in fields.items():
+            lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | "
+                         f"{field.description or ''} |")
+        lines.append("")
+    if op.params:
+        lines += ["| parameter | start | meaning |", "|---|---|---|"]
+        for param in op.params:
+            name = param.name or "(the node id)"
+            when = f" (when `{param.enabled_by}`)" if param.enabled_by else ""
+            lines.append(f"| `{name}` | `{param.init}` | {param.doc}{when} |")
+        lines.append("")
+    if op.state:
+        lines += ["| state (saved, not trained) | start | meaning |", "|---|---|---|"]
+        for state in op.state:
+            lines.append(f"| `{state.name}` | `{state.init}` | {state.doc} |")
+        lines.append("")
+    lines += [f"**At kinks:** {op.kinks}", ""]
+    return "\n".join(lines)
+
+
+def ops_markdown() -> str:
+    ops = all_ops()
+    index = ", ".join(f"[`{op.name}`](#{op.name})" for op in ops)
+    return HEADER + f"{len(ops)} ops: {index}\n\n" + "\n".join(op_markdown(op) for op in ops)

@@ -1,0 +1,74 @@
+"""The core ops against PyTorch, forward and gradients, in float64 (skipped without torch)."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from .torch_reference import compare  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def _axes(a, x):
+    if a.axis is None:
+        return tuple(range(x.dim()))
+    return (a.axis,) if isinstance(a.axis, int) else tuple(a.axis)
+
+
+def _reduce(fn):
+    def run(a, xs, ps):
+        x = xs[0]
+        if x.dim() == 0:
+            return x
+        return fn(x, dim=_axes(a, x), keepdim=a.keepdims)
+    return run
+
+
+def _slice(a, xs, ps):
+    x = xs[0]
+    index = [slice(None)] * x.dim()
+    index[a.axis] = slice(a.start, a.stop, a.step)
+    return x[tuple(index)]
+
+
+def _half_squared_error(a, xs, ps):
+    pred, target = xs
+    total = 0.5 * ((pred - target) ** 2).sum()
+    return total / (pred.shape[0] if pred.dim() else 1) if a.reduction == "mean" else total
+
+
+TORCH_FUNCTIONS = {
+    "linear": lambda a, xs, ps: torch.nn.functional.linear(
+        xs[0], ps[0].T, ps[1].reshape(-1) if len(ps) > 1 else None),
+    "matmul": lambda a, xs, ps: torch.matmul(*xs),
+    "add": lambda a, xs, ps: xs[0] + xs[1],
+    "sub": lambda a, xs, ps: xs[0] - xs[1],
+    "mul": lambda a, xs, ps: xs[0] * xs[1],
+    "div": lambda a, xs, ps: xs[0] / xs[1],
+    "maximum": lambda a, xs, ps: torch.maximum(*xs),
+    "minimum": lambda a, xs, ps: torch.minimum(*xs),
+    "neg": lambda a, xs, ps: -xs[0],
+    "exp": lambda a, xs, ps: torch.exp(xs[0]),
+    "log": lambda a, xs, ps: torch.log(xs[0]),
+    "sqrt": lambda a, xs, ps: torch.sqrt(xs[0]),
+    "pow": lambda a, xs, ps: torch.pow(xs[0], a.exponent),
+    "abs": lambda a, xs, ps: torch.abs(xs[0]),
+    "clip": lambda a, xs, ps: torch.clamp(xs[0], a.min, a.max),
+    "sum": _reduce(torch.sum),
+    "mean": _reduce(torch.mean),
+    "max": _reduce(torch.amax),
+    "reshape": lambda a, xs, ps: xs[0].reshape(a.shape),
+    "flatten": lambda a, xs, ps: torch.flatten(xs[0], a.start_axis, a.end_axis),
+    "transpose": lambda a, xs, ps: xs[0].permute(
+        *(a.perm if a.perm is not None else range(xs[0].dim() - 1, -1, -1))),
+    "concat": lambda a, xs, ps: torch.cat(xs, dim=a.axis),
+    "slice": _slice,
+    "half_squared_error": _half_squared_error,
+    "mse": lambda a, xs, ps: torch.nn.functional.mse_loss(*xs, reduction=a.reduction),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_FUNCTIONS))
+def test_matches_torch(name):
+    compare(name, TORCH_FUNCTIONS[name])
