@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validat
 
 from .fieldtypes import FloatPair
 
-IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# fullmatch, not match with $: "$" also matches before a trailing newline.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _identifier(value: Any) -> str:
-    if isinstance(value, str) and re.match(IDENTIFIER, value):
+    if isinstance(value, str) and IDENTIFIER.fullmatch(value):
         return value
     raise ValueError("a name is a letter or '_' followed by letters, digits or '_', "
                      f"not {value!r}")
@@ -33,7 +34,7 @@ Identifier = Annotated[str, PlainValidator(_identifier, json_schema_input_type=s
 def _dim(value: Any) -> int | str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if isinstance(value, str) and re.match(IDENTIFIER, value):
+    if isinstance(value, str) and IDENTIFIER.fullmatch(value):
         return value
     raise ValueError(f"a dimension is a size (an int >= 0) or a symbol name such as 'batch', "
                      f"not {value!r}")

@@ -164,3 +164,11 @@ def test_load_from_a_dict_reports_without_positions():
 def test_load_rejects_other_types():
     with pytest.raises(TypeError):
         interpreter.load(42)
+
+
+@pytest.mark.parametrize("bad_id", ["abc\n", "a-b", "1a", "", "a b"])
+def test_node_ids_are_plain_identifiers(bad_id):
+    spec = {"version": 1, "name": "d", "inputs": {"X": {"shape": ["batch", 2]}},
+            "nodes": [{"id": bad_id, "op": "relu", "inputs": ["X"]}], "outputs": [bad_id]}
+    lines = error_lines(interpreter.load, spec)
+    assert "nodes[0].id: a name is a letter or '_' followed by" in lines[0]

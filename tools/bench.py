@@ -1,0 +1,205 @@
+"""Training-step benchmark: the interpreter against hand-written numpy (and PyTorch eager).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python tools/bench.py [--json PATH]
+
+Each workload's step (forward + backward + SGD update on one batch) is timed for every
+implementation in the same run, interleaved round by round, BLAS pinned to one thread; the
+figure is the median per-step time over the rounds and the ratio to hand numpy's. Peak
+memory per step is measured separately with tracemalloc (numpy reports its allocations to
+it; torch does not, so torch has no memory figure).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import interpreter  # noqa: E402
+from interpreter.optimizers import make_optimizer  # noqa: E402
+from workloads import WORKLOADS, Workload  # noqa: E402
+
+
+def interpreter_step(net: Any, batch: dict[str, np.ndarray]) -> Callable[[], float]:
+    """The step the training loop runs: forward, backward, update on a validated batch."""
+    arrays = net.check_feeds(batch, net.training_inputs())
+    optimizer = make_optimizer(net.spec.train.optimizer, net._param_arrays)
+    first = [True]  # as in training, the first step checks every gradient's shape
+
+    def step() -> float:
+        check = first[0]
+        first[0] = False
+        return net._train_step(arrays, optimizer, check=check)
+
+    return step
+
+
+def build(workload: Workload, with_torch: bool) -> tuple[dict[str, Callable[[], float]], Any]:
+    nets = [interpreter.load(workload.spec, seed=0) for _ in range(3)]
+    start = {k: v.copy() for k, v in nets[0].params.items()}
+    steps = {"interpreter": interpreter_step(nets[0], workload.batch)}
+    hand_params = {k: v.copy() for k, v in start.items()}
+    steps["numpy"] = workload.hand(hand_params, workload.batch, workload.lr)
+    if with_torch and workload.torch is not None:
+        steps["torch"] = workload.torch({k: v.copy() for k, v in start.items()}, workload.batch,
+                                        workload.lr, nets[1])
+    return steps, nets
+
+
+def check_agreement(workload: Workload) -> float:
+    """Both implementations from the same start: the losses of 5 steps must agree."""
+    net = interpreter.load(workload.spec, seed=0)
+    hand = workload.hand({k: v.copy() for k, v in net.params.items()}, workload.batch,
+                         workload.lr)
+    ours = interpreter_step(net, workload.batch)
+    worst = 0.0
+    for _ in range(5):
+        a, b = ours(), hand()
+        worst = max(worst, abs(a - b) / max(abs(b), 1e-30))
+    tolerance = 1e-4 if net.dtype == np.float32 else 1e-10
+    if worst > tolerance:
+        raise SystemExit(f"{workload.name}: the interpreter and hand numpy disagree "
+                         f"(relative {worst:.2e}); the benchmark would compare different work")
+    return worst
+
+
+def time_steps(steps: dict[str, Callable[[], float]], rounds: int,
+               budget: float) -> dict[str, float]:
+    for step in steps.values():  # warm-up
+        for _ in range(5):
+            step()
+    # Steps per block, so each block takes about budget / rounds / len(steps) seconds.
+    started = time.perf_counter()
+    steps["numpy"]()
+    one = max(time.perf_counter() - started, 1e-6)
+    per_block = max(1, int(budget / rounds / len(steps) / one))
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for round_index in range(rounds):
+            order = names[round_index % len(names):] + names[:round_index % len(names)]
+            for name in order:
+                step = steps[name]
+                started = time.perf_counter()
+                for _ in range(per_block):
+                    step()
+                samples[name].append((time.perf_counter() - started) / per_block)
+    finally:
+        if gc_was:
+            gc.enable()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def peak_memory(step: Callable[[], Any]) -> int:
+    step()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    parts = [f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')}, "
+             f"{p.get('num_threads')} thread{'s' if p.get('num_threads') != 1 else ''})"
+             for p in threadpool_info() if p.get("user_api") == "blas"]
+    return "; ".join(parts) or "none found"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", default=list(WORKLOADS),
+                        help=f"which to run (default all: {', '.join(WORKLOADS)})")
+    parser.add_argument("--rounds", type=int, default=41)
+    parser.add_argument("--seconds", type=float, default=6.0, help="time budget per workload")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if name in os.environ:
+            print(f"warning: {name} is set; run under `env -u {name}`: it can select a "
+                  "kernel several times slower", file=sys.stderr)
+
+    limiter = None
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(limits=1, user_api="blas")
+    except ImportError:
+        print("warning: threadpoolctl is not installed; BLAS threads are not pinned",
+              file=sys.stderr)
+    with_torch = not args.no_torch
+    if with_torch:
+        try:
+            import torch
+            torch.set_num_threads(1)
+        except ImportError:
+            with_torch = False
+
+    print(f"python {platform.python_version()}, numpy {np.__version__}, "
+          f"{platform.machine()}, {os.cpu_count()} cores")
+    print(f"BLAS: {blas_info()}")
+    if with_torch:
+        import torch
+        print(f"torch {torch.__version__} (eager, 1 thread)")
+    results: dict[str, Any] = {"blas": blas_info(), "numpy": np.__version__, "workloads": {}}
+    header = (f"{'workload':<6} {'numpy µs':>10} {'interp µs':>10} {'ratio':>7} "
+              f"{'torch µs':>10} {'torch ratio':>11} {'mem ratio':>9} {'infer/train mem':>15}")
+    print(header)
+    for name in args.workloads:
+        workload = WORKLOADS[name]()
+        agreement = check_agreement(workload)
+        steps, nets = build(workload, with_torch)
+        times = time_steps(steps, args.rounds, args.seconds)
+        memory = {"interpreter": peak_memory(steps["interpreter"]),
+                  "numpy": peak_memory(steps["numpy"])}
+        inference_net = nets[2]
+        memory["inference"] = peak_memory(lambda: inference_net.predict(workload.batch))
+        row = {
+            "description": workload.description,
+            "step_seconds": times,
+            "ratio_to_numpy": {k: v / times["numpy"] for k, v in times.items()},
+            "peak_bytes": memory,
+            "memory_ratio": memory["interpreter"] / max(memory["numpy"], 1),
+            "inference_to_training_memory": memory["inference"] / max(memory["interpreter"], 1),
+            "loss_agreement": agreement,
+        }
+        results["workloads"][name] = row
+        torch_time = times.get("torch")
+        print(f"{name:<6} {times['numpy'] * 1e6:>10.1f} {times['interpreter'] * 1e6:>10.1f} "
+              f"{row['ratio_to_numpy']['interpreter']:>6.2f}x "
+              + (f"{torch_time * 1e6:>10.1f} {torch_time / times['numpy']:>10.2f}x "
+                 if torch_time else f"{'-':>10} {'-':>11} ")
+              + f"{row['memory_ratio']:>8.2f}x {row['inference_to_training_memory']:>14.2f}x",
+              flush=True)
+    if limiter is not None:
+        limiter.restore_original_limits()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The benchmark workloads: each a spec, one batch of data, and the same training step written
+by hand in numpy (and in PyTorch eager when torch is installed).
+
+The hand-written steps are what a competent numpy programmer writes for that one network:
+no graph, no dicts, in-place updates; they start from the interpreter's own initial
+parameters, so both compute the same numbers (the benchmark checks that they agree).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class Workload:
+    name: str
+    description: str
+    spec: dict[str, Any]
+    batch: dict[str, np.ndarray]
+    lr: float
+    hand: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], float], Callable[[], float]]
+    torch: Callable[..., Callable[[], float]] | None = None
+
+
+def _spec(name: str, dtype: str, inputs: dict, nodes: list, output: str, lr: float) -> dict:
+    return {"version": 1, "name": name, "dtype": dtype, "inputs": inputs, "nodes": nodes,
+            "outputs": [output], "loss": "loss",
+            "train": {"data": {"inline": {}}, "optimizer": {"name": "sgd", "lr": lr}}}
+
+
+# ----- xor: the founding 2-3-1 net, batch 4, float64 -----------------------------------------
+
+def xor() -> Workload:
+    spec = _spec("xor", "float64", {"X": {"shape": ["batch", 2]}, "y": {"shape": ["batch", 1]}}, [
+        {"id": "a1", "op": "linear", "inputs": ["X"], "attrs": {"out_features": 3}},
+        {"id": "o1", "op": "relu", "inputs": ["a1"]},
+        {"id": "a2", "op": "linear", "inputs": ["o1"], "attrs": {"out_features": 1}},
+        {"id": "loss", "op": "half_squared_error", "inputs": ["a2", "y"],
+         "attrs": {"reduction": "sum"}},
+    ], "a2", 0.05)
+    batch = {"X": np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64),
+             "y": np.array([[0], [-1], [-1], [0]], dtype=np.float64)}
+    return Workload("xor", "2-3-1 ReLU, batch 4, float64", spec, batch, 0.05, hand_xor,
+                    torch_mlp_factory("half_sum"))
+
+
+def hand_xor(p: dict[str, np.ndarray], batch: dict[str, np.ndarray], lr: float):
+    X, y = batch["X"], batch["y"]
+    W1, b1, W2, b2 = p["a1.W"], p["a1.b"], p["a2.W"], p["a2.b"]
+
+    def step() -> float:
+        nonlocal W1, b1, W2, b2  # updated in place by -=
+        a1 = X @ W1
+        a1 += b1
+        o1 = np.maximum(a1, 0)
+        a2 = o1 @ W2
+        a2 += b2
+        d = a2 - y
+        loss = 0.5 * float(np.vdot(d, d))
+        gW2 = o1.T @ d
+        gb2 = d.sum(axis=0, keepdims=True)
+        da1 = (d @ W2.T) * (a1 >= 0)
+        gW1 = X.T @ da1
+        gb1 = da1.sum(axis=0, keepdims=True)
+        W1 -= lr * gW1
+        b1 -= lr * gb1
+        W2 -= lr * gW2
+        b2 -= lr * gb2
+        return loss
+
+    return step
+
+
+# ----- mlp: 784-512-256-10 ReLU, softmax CE, batch 128, float32 -------------------------------
+
+def mlp() -> Workload:
+    widths = [784, 512, 256, 10]
+    nodes: list[dict] = []
+    previous = "X"
+    for i, width in enumerate(widths[1:], start=1):
+        nodes.append({"id": f"l{i}", "op": "linear", "inputs": [previous],
+                      "attrs": {"out_features": width}})
+        previous = f"l{i}"
+        if i < len(widths) - 1:
+            nodes.append({"id": f"r{i}", "op": "relu", "inputs": [previous]})
+            previous = f"r{i}"
+    nodes.append({"id": "loss", "op": "softmax_cross_entropy", "inputs": [previous, "labels"]})
+    spec = _spec("mlp", "float32", {"X": {"shape": ["batch", 784]},
+                                    "labels": {"shape": ["batch"], "dtype": "int64"}},
+                 nodes, previous, 0.01)
+    rng = np.random.default_rng(0)
+    batch = {"X": rng.normal(size=(128, 784)).astype(np.float32),
+             "labels": rng.integers(0, 10, 128).astype(np.int64)}
+    return Workload("mlp", "784-512-256-10 ReLU, softmax CE, batch 128, float32", spec, batch,
+                    0.01, hand_mlp, torch_mlp_factory("cross_entropy"))
+
+
+def _softmax_ce(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross entropy and its gradient with respect to the logits."""
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = float(np.log(total[:, 0]).sum() - shifted[rows, labels].sum()) / n
+    dz = e / total
+    dz[rows, labels] -= 1
+    dz /= n
+    return loss, dz
+
+
+def hand_mlp(p: dict[str, np.ndarray], batch: dict[str, np.ndarray], lr: float):
+    X, labels = batch["X"], batch["labels"]
+    names = sorted({k.split(".")[0] for k in p}, key=lambda n: int(n[1:]))
+    Ws = [p[f"{n}.W"] for n in names]
+    bs = [p[f"{n}.b"] for n in names]
+
+    def step() -> float:
+        acts = [X]
+        pre = []
+        h = X
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = h @ W
+            z += b
+            if i < len(Ws) - 1:
+                pre.append(z)
+                h = np.maximum(z, 0)
+                acts.append(h)
+            else:
+                h = z
+        loss, d = _softmax_ce(h, labels)
+        for i in range(len(Ws) - 1, -1, -1):
+            gW = acts[i].T @ d
+            gb = d.sum(axis=0, keepdims=True)
+            if i > 0:
+                d = (d @ Ws[i].T) * (pre[i - 1] >= 0)
+            Ws[i] -= lr * gW
+            bs[i] -= lr * gb
+        return loss
+
+    return step
+
+
+# ----- deep: 50 x (Linear 64->64 + ReLU), batch 32, float32 ----------------------------------
+
+DEPTH = 50
+
+
+def deep() -> Workload:
+    nodes: list[dict] = []
+    previous = "X"
+    for i in range(DEPTH):
+        nodes.append({"id": f"l{i}", "op": "linear", "inputs": [previous],
+                      "attrs": {"out_features": 64}})
+        nodes.append({"id": f"r{i}", "op": "relu", "inputs": [f"l{i}"]})
+        previous = f"r{i}"
+    nodes.append({"id": "loss", "op": "mse", "inputs": [previous, "y"]})
+    spec = _spec("deep", "float32", {"X": {"shape": ["batch", 64]},
+                                     "y": {"shape": ["batch", 64]}}, nodes, previous, 0.01)
+    rng = np.random.default_rng(0)
+    batch = {"X": rng.normal(size=(32, 64)).astype(np.float32),
+             "y": rng.normal(size=(32, 64)).astype(np.float32)}
+    return Workload("deep", f"{DEPTH} x (Linear 64->64 + ReLU), MSE, batch 32, float32", spec,
+                    batch, 0.01, hand_deep, torch_mlp_factory("mse"))
+
+
+def hand_deep(p: dict[str, np.ndarray], batch: dict[str, np.ndarray], lr: float):
+    X, y = batch["X"], batch["y"]
+    Ws = [p[f"l{i}.W"] for i in range(DEPTH)]
+    bs = [p[f"l{i}.b"] for i in range(DEPTH)]
+
+    def step() -> float:
+        acts = [X]
+        pre = []
+        h = X
+        for W, b in zip(Ws, bs):
+            z = h @ W
+            z += b
+            pre.append(z)
+            h = np.maximum(z, 0)
+            acts.append(h)
+        diff = h - y
+        loss = float(np.vdot(diff, diff)) / diff.size
+        d = diff * (2.0 / diff.size)
+        for i in range(DEPTH - 1, -1, -1):
+            d = d * (pre[i] >= 0)
+            gW = acts[i].T @ d
+            gb = d.sum(axis=0, keepdims=True)
+            if i > 0:
+                d = d @ Ws[i].T
+            Ws[i] -= lr * gW
+            bs[i] -= lr * gb
+        return loss
+
+    return step
+
+
+# ----- PyTorch eager (optional) --------------------------------------------------------------
+
+def torch_mlp_factory(loss_kind: str):
+    """A torch.nn.Sequential of Linear/ReLU layers mirroring a linear/relu chain spec."""
+
+    def build(p: dict[str, np.ndarray], batch: dict[str, np.ndarray], lr: float, net: Any):
+        import torch
+
+        layers = []
+        linear_nodes = [s for s in net._steps if s.op.name == "linear"]
+        for step in net._steps:
+            if step.op.name == "linear":
+                W = p[f"{step.node}.W"]
+                layer = torch.nn.Linear(W.shape[0], W.shape[1], dtype=_torch_dtype(W))
+                with torch.no_grad():
+                    layer.weight.copy_(torch.from_numpy(W.T.copy()))
+                    layer.bias.copy_(torch.from_numpy(p[f"{step.node}.b"].reshape(-1).copy()))
+                layers.append(layer)
+            elif step.op.name == "relu":
+                layers.append(torch.nn.ReLU())
+        assert linear_nodes
+        model = torch.nn.Sequential(*layers)
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        X = torch.from_numpy(batch["X"])
+        target = torch.from_numpy(batch["labels"] if "labels" in batch else batch["y"])
+
+        def step() -> float:
+            opt.zero_grad(set_to_none=True)
+            out = model(X)
+            if loss_kind == "cross_entropy":
+                loss = torch.nn.functional.cross_entropy(out, target)
+            elif loss_kind == "mse":
+                loss = torch.nn.functional.mse_loss(out, target)
+            else:
+                loss = 0.5 * ((out - target) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return float(loss)
+
+        return step
+
+    return build
+
+
+def _torch_dtype(array: np.ndarray):
+    import torch
+
+    return torch.float64 if array.dtype == np.float64 else torch.float32
+
+
+WORKLOADS: dict[str, Callable[[], Workload]] = {"xor": xor, "mlp": mlp, "deep": deep}
