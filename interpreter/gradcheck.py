@@ -28,18 +28,19 @@ class Case:
     ps: list[np.ndarray]
     out_shape: tuple
     seed: int
+    compute_dtype: np.dtype = np.dtype(np.float64)  # for ops with no float input (constant)
 
     def context(self) -> Context:
         # A fresh context (and rng) per evaluation, so random ops draw the same mask.
         state = {s.name: np.ones(s.shape(self.attrs, [x.shape for x in self.xs]), self.dtype)
                  for s in self.op.state}
         return Context(self.attrs, "sample", self.sample.training,
-                       np.random.default_rng(self.seed), state)
+                       np.random.default_rng(self.seed), state, self.dtype)
 
     @property
     def dtype(self) -> np.dtype:
         floats = [a.dtype for a in self.xs + self.ps if a.dtype.kind == "f"]
-        return floats[0] if floats else np.dtype(np.float64)
+        return floats[0] if floats else self.compute_dtype
 
     def run(self, xs: list[np.ndarray] | None = None, ps: list[np.ndarray] | None = None):
         return self.op.forward(self.context(), xs if xs is not None else self.xs,
@@ -60,7 +61,7 @@ def materialize(op: Op, sample: Sample, dtype: Any = np.float64, seed: int = 0) 
     out_shape = tuple(op.shape(attrs, shapes))
     ps = [(rng.normal(0.0, 0.5, p.shape(attrs, shapes))).astype(dtype)
           for p in op.active_params(attrs)]
-    return Case(op, sample, attrs, xs, ps, out_shape, seed)
+    return Case(op, sample, attrs, xs, ps, out_shape, seed, np.dtype(dtype))
 
 
 def _wants(case: Case) -> list[bool]:

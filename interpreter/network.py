@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import os
-import zipfile
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+import networkx as nx
 import numpy as np
 
-from . import initializers
-from .dims import Sym, format_shape
+from . import codegen, initializers, weights
 from .document import Spec
-from .errors import DataError, FeedError, Problem
+from .errors import FeedError, Problem
+from .feeds import FeedChecker
 from .graph import Graph
 from .inference import Types
-from .plan import BackwardProgram, BackwardStep, Step, make_checker, run_backward, run_forward
+from .plan import (BackwardProgram, Step, backward_program, make_checker, run_backward,
+                   run_forward)
 from .registry import Context, suggest
 from .source import SourceMap
 
@@ -84,7 +84,7 @@ class Network:
         self._rng = np.random.default_rng(0)
         needed = set(self.outputs) | ({self.loss} if self.loss else set())
         for target in list(needed):
-            needed |= set(_ancestors(graph, target))
+            needed |= nx.ancestors(graph.digraph, target)
         for node in graph.order:
             if node.id not in needed:
                 continue
@@ -100,7 +100,7 @@ class Network:
                           for s in op.state}
             for local, array in node_state.items():
                 self.state[f"{node.id}.{local}"] = array
-            ctx = Context(attrs, node.id, True, self._rng, node_state)
+            ctx = Context(attrs, node.id, True, self._rng, node_state, self.dtype)
             steps.append(Step(len(steps), node.id, op, ctx,
                               tuple(self._slot[r] for r in node.spec.inputs), self._slot[node.id],
                               [arrays[i] for i in param_ids], tuple(param_ids)))
@@ -110,13 +110,17 @@ class Network:
         self._contexts = [s.ctx for s in steps]
         outputs_needed = set(self.outputs)
         for target in self.outputs:
-            outputs_needed |= set(_ancestors(graph, target))
+            outputs_needed |= nx.ancestors(graph.digraph, target)
         self._predict_steps = [s for s in steps if s.node in outputs_needed]
         self._backward: dict[bool, BackwardProgram] = {}
+        self._compiled: dict[str, Callable[..., Any]] = {}
+        self._train_compiled: tuple[Any, Callable[..., float]] | None = None
         self._training = True
         self._values: list[Any] = [None] * len(self._slot)
         self._saved: list[Any] | None = None
-        self._int_checks = self._integer_checks()
+        self._seed_gradient = np.ones((), dtype=self.dtype)
+        self._feeds = FeedChecker({name: types.values[name] for name in spec.inputs}, steps,
+                                  self._slot_names, types.values)
         self.initialize(seed if seed is not None else (spec.train.seed if spec.train else 0))
 
     # ----- setup -------------------------------------------------------------------------
@@ -168,81 +172,11 @@ class Network:
         """Reseed the generator random ops (dropout) draw from."""
         self._rng.bit_generator.state = np.random.default_rng([seed, 0x5EED]).bit_generator.state
 
-    def _integer_checks(self) -> dict[str, list[tuple[Step, str, Any]]]:
-        """For each integer graph input, the (step, arg name, upper bound) it must respect."""
-        checks: dict[str, list[tuple[Step, str, Any]]] = {}
-        for step in self._steps:
-            in_shapes = [self.types.values[self._slot_names[s]].shape for s in step.ins]
-            for position, slot in enumerate(step.ins):
-                arg = step.op.arg(position)
-                name = self._slot_names[slot]
-                if (arg.upper is not None and name in self.inputs
-                        and self.types.values[name].dtype.kind in "iu"):
-                    upper = arg.upper(step.ctx.attrs, in_shapes)
-                    checks.setdefault(name, []).append((step, step.op.arg_name(position), upper))
-        return checks
-
     # ----- feeding -----------------------------------------------------------------------
 
     def check_feeds(self, feeds: Mapping[str, Any], names: list[str]) -> dict[str, np.ndarray]:
         """Validate and convert arrays for the graph inputs `names`; raises FeedError."""
-        if not isinstance(feeds, Mapping):
-            raise FeedError(f"feeds must be a mapping of input name to array, got "
-                            f"{type(feeds).__name__}")
-        unknown = [k for k in feeds if k not in self.inputs]
-        if unknown:
-            raise FeedError("; ".join(f"unknown input '{k}'" + suggest(str(k), list(self.inputs))
-                                      for k in unknown))
-        missing = [n for n in names if n not in feeds]
-        if missing:
-            raise FeedError("missing input" + ("s " if len(missing) > 1 else " ")
-                            + ", ".join(f"'{m}'" for m in missing))
-        arrays: dict[str, np.ndarray] = {}
-        bindings: dict[str, tuple[int, str]] = {}
-        for name in names:
-            declared = self.types.values[name]
-            try:
-                array = np.asarray(feeds[name])
-            except (ValueError, TypeError) as exc:
-                raise FeedError(f"input '{name}': not an array ({exc})", name) from None
-            if array.dtype.kind not in "biuf":
-                raise FeedError(f"input '{name}': expected numbers, got dtype {array.dtype}",
-                                name)
-            if declared.dtype.kind in "iu" and array.dtype.kind == "f":
-                if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-                    raise FeedError(f"input '{name}' is {declared.dtype} (labels or indices) "
-                                    "but holds non-integer values", name)
-            array = np.ascontiguousarray(array, dtype=declared.dtype)
-            if array.ndim != len(declared.shape):
-                raise FeedError(f"input '{name}' has shape {array.shape}, but the spec declares "
-                                f"{format_shape(declared.shape)} ({len(declared.shape)} axes)",
-                                name)
-            for axis, (dim, size) in enumerate(zip(declared.shape, array.shape)):
-                if isinstance(dim, Sym):
-                    symbol = str(dim)
-                    if symbol in bindings and bindings[symbol][0] != size:
-                        other_size, other = bindings[symbol]
-                        raise FeedError(f"input '{name}' has {symbol} = {size} (axis {axis}) but "
-                                        f"input '{other}' has {symbol} = {other_size}", name)
-                    bindings[symbol] = (size, name)
-                elif dim != size:
-                    raise FeedError(f"input '{name}' has shape {array.shape}, but the spec "
-                                    f"declares {format_shape(declared.shape)}", name)
-            arrays[name] = array
-        symbols = {k: v[0] for k, v in bindings.items()}
-        for name, checks in self._int_checks.items():
-            if name not in arrays:
-                continue
-            for step, arg_name, upper in checks:
-                if isinstance(upper, Sym):
-                    upper = upper.evaluate(symbols)
-                array = arrays[name]
-                if upper is not None and array.size and (array.min() < 0 or array.max() >= upper):
-                    bad = array[(array < 0) | (array >= upper)].flat[0]
-                    raise FeedError(f"input '{name}' holds {bad}, but node '{step.node}' "
-                                    f"({step.op.name}) needs {arg_name} in [0, {upper})",
-                                    name)
-        return arrays
+        return self._feeds.check(feeds, names)
 
     def _needed_inputs(self, steps: list[Step]) -> list[str]:
         used = {slot for step in steps for slot in step.ins}
@@ -283,24 +217,23 @@ class Network:
     def predict(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Inference: outputs only, eval mode, nothing kept for backward (targets not
         needed)."""
-        arrays = self.check_feeds(feeds, self._needed_inputs(self._predict_steps))
-        values = list(self._values)
-        for name, array in arrays.items():
-            values[self._slot[name]] = array
-        self._set_mode(False)
-        run_forward(self._predict_steps, values, None)
-        return {name: values[self._slot[name]] for name in self.outputs}
+        return self._run_inference("predict", self._predict_steps, self.outputs, feeds)
 
     def evaluate(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Outputs and loss in eval mode, keeping nothing for backward."""
-        arrays = self.check_feeds(feeds, self._needed_inputs(self._steps))
-        values = list(self._values)
-        for name, array in arrays.items():
-            values[self._slot[name]] = array
-        self._set_mode(False)
-        run_forward(self._steps, values, None)
         names = self.outputs + ([self.loss] if self.loss else [])
-        return {name: values[self._slot[name]] for name in names}
+        return self._run_inference("evaluate", self._steps, names, feeds)
+
+    def _run_inference(self, kind: str, steps: list[Step], names: list[str],
+                       feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        inputs = self._needed_inputs(steps)
+        arrays = self.check_feeds(feeds, inputs)
+        run = self._compiled.get(kind)
+        if run is None:
+            run = self._compiled[kind] = codegen.compile_inference(
+                steps, [self._slot[n] for n in inputs], [self._slot[n] for n in names])
+        self._set_mode(False)
+        return dict(zip(names, run(*[arrays[n] for n in inputs])))
 
     def train(self, data: Mapping[str, Any] | None = None, **options: Any):
         """Train in place; see `interpreter.training.train` for the options."""
@@ -314,11 +247,21 @@ class Network:
 
     def _train_step(self, batch: Mapping[str, np.ndarray], optimizer: Any, check: bool) -> float:
         """One step on already-validated arrays: forward, backward, update. Returns the
-        loss; a non-finite loss returns before anything is updated."""
+        loss; a non-finite loss returns before anything is updated.
+
+        With `check`, the plain loops run and every gradient's shape is checked (the
+        training loop does this on its first step); otherwise the generated step runs.
+        """
+        self._set_mode(True)
+        if not check:
+            compiled = self._train_compiled
+            if compiled is None or compiled[0] is not optimizer:
+                compiled = self._train_compiled = (optimizer, self._compile_train(optimizer))
+            self._saved = None
+            return compiled[1](*[batch[name] for name in self._train_inputs])
         values = self._values
         for name, array in batch.items():
             values[self._slot[name]] = array
-        self._set_mode(True)
         saved: list[Any] = [None] * len(self._steps)
         run_forward(self._steps, values, saved)
         self._saved = saved
@@ -326,8 +269,31 @@ class Network:
         if loss != loss or loss in (float("inf"), float("-inf")):
             return loss
         _, param_grads = self._backward_pass(False, check)
-        optimizer.step(self._param_arrays, param_grads)
+        for index, grad in enumerate(param_grads):
+            if grad is not None:
+                optimizer.update(index, grad)
         return loss
+
+    def _compile_train(self, optimizer: Any) -> Callable[..., float]:
+        self._train_inputs = self.training_inputs()
+        return codegen.compile_train_step(
+            self._steps, [self._slot[n] for n in self._train_inputs], self._slot[self.loss],
+            self._program(False), self._seed_gradient, optimizer.update)
+
+    def plan_source(self, kind: str = "train") -> str:
+        """The generated Python of a compiled plan ("train", "predict" or "evaluate"),
+        for reading and debugging."""
+        if kind == "train":
+            from .document import SGDSpec
+            from .optimizers import make_optimizer
+
+            return self._compile_train(make_optimizer(SGDSpec(name="sgd", lr=1.0),
+                                                      self._param_arrays)).source
+        steps = self._predict_steps if kind == "predict" else self._steps
+        names = self.outputs + ([self.loss] if self.loss and kind == "evaluate" else [])
+        inputs = self._needed_inputs(steps)
+        return codegen.compile_inference(steps, [self._slot[n] for n in inputs],
+                                         [self._slot[n] for n in names]).source
 
     def first_non_finite(self, feeds: Mapping[str, np.ndarray]) -> tuple[str | None, str]:
         """Run forward node by node; the first node whose output is not finite, and what it
@@ -365,29 +331,9 @@ class Network:
     def _compile_backward(self, inputs: bool) -> BackwardProgram:
         if self.loss is None:
             raise FeedError("this spec has no loss, so there is nothing to differentiate")
-        requires = [False] * len(self._slot)
-        if inputs:
-            for name in self.inputs:
-                if self.types.values[name].dtype.kind == "f":
-                    requires[self._slot[name]] = True
-        loss_slot = self._slot[self.loss]
-        reaches = {loss_slot}
-        for step in reversed(self._steps):
-            if step.out in reaches:
-                reaches.update(step.ins)
-        entries = []
-        input_slots: set[int] = set()
-        for step in self._steps:
-            needs = tuple(requires[slot] and diff for slot, diff in
-                          zip(step.ins, step.differentiable))
-            if step.param_ids or any(needs):
-                requires[step.out] = True
-            if requires[step.out] and step.out in reaches:
-                entries.append(BackwardStep(step, needs))
-                input_slots.update(s for s, n in zip(step.ins, needs)
-                                   if n and s < len(self.inputs))
-        entries.reverse()
-        return BackwardProgram(entries, sorted(input_slots))
+        wanted = {self._slot[name] for name in self.inputs
+                  if inputs and self.types.values[name].dtype.kind == "f"}
+        return backward_program(self._steps, self._slot[self.loss], wanted, len(self.inputs))
 
     def _backward_pass(self, inputs: bool, check: bool) -> tuple[list[Any], list[Any]]:
         if self._saved is None:
@@ -395,8 +341,7 @@ class Network:
                             "to differentiate)")
         program = self._program(inputs)
         grads: list[Any] = [None] * len(self._slot)
-        loss_value = self._values[self._slot[self.loss]]
-        grads[self._slot[self.loss]] = np.ones_like(loss_value)
+        grads[self._slot[self.loss]] = self._seed_gradient
         param_grads: list[Any] = [None] * len(self._param_arrays)
         checker = make_checker(self._values, self._param_arrays) if check else None
         run_backward(program, grads, self._saved, param_grads, checker)
@@ -406,36 +351,12 @@ class Network:
 
     def save_weights(self, path: str | os.PathLike) -> None:
         """Write every parameter and state array to an .npz archive, by name, atomically."""
-        from .files import write_atomically
-
-        arrays = dict(self.params.items())
-        arrays.update(self.state)
-        write_atomically(Path(path), lambda stream: np.savez(stream, **arrays))
+        weights.save_weights({**self.params, **self.state}, path)
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Set parameters and state from an .npz archive written by `save_weights`; every
         name must match with its shape, or nothing is changed (DataError lists all)."""
-        name = str(path)
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except FileNotFoundError:
-            raise DataError([Problem("no such weights file", name)]) from None
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError([Problem(f"cannot read weights: {exc}", name)]) from None
-        targets = dict(self.params.items())
-        targets.update(self.state)
-        problems = [Problem(f"holds '{key}', which this network does not have"
-                            + suggest(key, list(targets)), name)
-                    for key in arrays if key not in targets]
-        problems += [Problem(f"has no '{key}'", name) for key in targets if key not in arrays]
-        problems += [Problem(f"'{key}' has shape {arrays[key].shape}, but the network's is "
-                             f"{targets[key].shape}", name)
-                     for key in arrays if key in targets and arrays[key].shape != targets[key].shape]
-        if problems:
-            raise DataError(problems)
-        for key, value in arrays.items():
-            targets[key][...] = value
+        weights.load_weights({**self.params, **self.state}, path)
 
     # ----- description -------------------------------------------------------------------
 
@@ -456,8 +377,3 @@ class Network:
         return (f"<Network '{self.spec.name}': {self.node_count} nodes, "
                 f"{self.parameter_count()} parameters, {self.dtype}>")
 
-
-def _ancestors(graph: Graph, node: str) -> set[str]:
-    import networkx as nx
-
-    return nx.ancestors(graph.digraph, node)

@@ -110,3 +110,26 @@ def make_checker(values: list[Any], params: list[np.ndarray]) -> Callable[..., N
                                     f"{value.shape} {value.dtype}")
 
     return check
+
+
+def backward_program(steps: list[Step], loss_slot: int, wanted_inputs: set[int],
+                     input_count: int) -> BackwardProgram:
+    """The reverse pass: the steps whose output depends on a parameter or a wanted input
+    and reaches the loss, each with which of its inputs need a gradient."""
+    reaches = {loss_slot}
+    for step in reversed(steps):
+        if step.out in reaches:
+            reaches.update(step.ins)
+    requires = set(wanted_inputs)
+    entries = []
+    input_slots: set[int] = set()
+    for step in steps:
+        needs = tuple(slot in requires and diff for slot, diff in
+                      zip(step.ins, step.differentiable))
+        if step.param_ids or any(needs):
+            requires.add(step.out)
+        if step.out in requires and step.out in reaches:
+            entries.append(BackwardStep(step, needs))
+            input_slots.update(s for s, n in zip(step.ins, needs) if n and s < input_count)
+    entries.reverse()
+    return BackwardProgram(entries, sorted(input_slots))

@@ -46,7 +46,7 @@ def test_sgd_follows_its_update_rule(options):
     p = start.copy()
     opt = SGD(SGDSpec(name="sgd", lr=0.1, **options), [p])
     for g in grads:
-        opt.step([p], [g])
+        opt.step([g])
     expected = sgd_reference(start, grads, 0.1, options.get("momentum", 0.0),
                              options.get("dampening", 0.0), options.get("nesterov", False),
                              options.get("weight_decay", 0.0))
@@ -61,7 +61,7 @@ def test_adam_follows_its_update_rule(name, wd):
     p = start.copy()
     opt = Adam(AdamSpec(name=name, lr=0.01, weight_decay=wd), [p])
     for g in grads:
-        opt.step([p], [g])
+        opt.step([g])
     q, m, v = start.copy(), np.zeros(4), np.zeros(4)
     for t, g in enumerate(grads, start=1):
         if name == "adamw":
