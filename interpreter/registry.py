@@ -135,22 +135,26 @@ class Sample:
 
 
 class Context:
-    """What a rule may know besides its inputs: attrs, node, mode, randomness and state.
+    """What a rule may know besides its inputs: attrs, node, mode, randomness, state and
+    the network's float dtype.
 
     One context exists per node, made when the plan is compiled; the network flips
-    `training` on all of them when its mode changes.
+    `training` on all of them when its mode changes. `dtype` is for ops with no float
+    input to take it from (constant); every other op keeps its input's dtype.
     """
 
-    __slots__ = ("attrs", "node", "training", "rng", "state")
+    __slots__ = ("attrs", "node", "training", "rng", "state", "dtype")
 
     def __init__(self, attrs: Any, node: str = "", training: bool = True,
                  rng: np.random.Generator | None = None,
-                 state: dict[str, np.ndarray] | None = None) -> None:
+                 state: dict[str, np.ndarray] | None = None,
+                 dtype: Any = np.float64) -> None:
         self.attrs = attrs
         self.node = node
         self.training = training
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.state = state if state is not None else {}
+        self.dtype = np.dtype(dtype)
 
 
 ShapeRule = Callable[[Any, list[Shape]], Shape]
