@@ -78,6 +78,8 @@ def infer(spec: Spec, graph: Graph, source: SourceMap,
         shapes = [t.shape for t in in_types]
         try:
             out_shape = tuple(op.shape(attrs, shapes))
+            if op.kinds is not None:
+                op.kinds(attrs, shapes, [_kind(t.dtype) for t in in_types])
             param_shapes = {p.name: tuple(p.shape(attrs, shapes))
                             for p in op.active_params(attrs)}
             state_shapes = {s.name: tuple(s.shape(attrs, shapes)) for s in op.state}

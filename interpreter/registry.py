@@ -185,6 +185,10 @@ class Op:
     reference: Callable[..., np.ndarray] | None = None
     # Random ops draw from ctx.rng in forward; the suite reseeds it for each evaluation.
     random: bool = False
+    # For ops whose argument kinds depend on shapes (cross entropy takes integer labels or
+    # float probabilities, told apart by rank): `kinds(attrs, shapes, kinds)` raises a
+    # ShapeError when the "float"/"int" kinds of the inputs do not fit their shapes.
+    kinds: Callable[[Any, list[Shape], list[str]], None] | None = None
 
     def arity(self) -> tuple[int, int | None]:
         """(fewest, most) inputs; most is None for a variadic op."""

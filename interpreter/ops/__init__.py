@@ -1,9 +1,10 @@
 """The built-in ops. Each module registers its ops on import; this list is the whole set."""
 from __future__ import annotations
 
-from . import (activations, constant, conv, dropout, elementwise, embedding, linear, losses,
-               math, matmul, normalization, parameter, pooling, reductions, shape)
+from . import (activations, classification_losses, constant, conv, dropout, elementwise,
+               embedding, linear, losses, math, matmul, normalization, parameter, pooling,
+               reductions, shape, softmax)
 
-__all__ = ["activations", "constant", "conv", "dropout", "elementwise", "embedding", "linear",
-           "losses", "math", "matmul", "normalization", "parameter", "pooling", "reductions",
-           "shape"]
+__all__ = ["activations", "classification_losses", "constant", "conv", "dropout",
+           "elementwise", "embedding", "linear", "losses", "math", "matmul", "normalization",
+           "parameter", "pooling", "reductions", "shape", "softmax"]

@@ -1,6 +1,7 @@
 """The founding note's linear unit: Y = X W + b, W of shape (in, out), b of shape (1, out)."""
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field
 
 from ..dims import format_shape, is_known
@@ -60,13 +61,17 @@ def linear_forward(ctx, xs, ps):
 
 def linear_vjp(ctx, g, saved, needs):
     x, w = saved
-    # Leading axes (batch, sequence, ...) all act as rows of one matrix product.
-    x2 = x.reshape(-1, x.shape[-1])
-    g2 = g.reshape(-1, g.shape[-1])
-    gx = (g @ w.T) if needs[0] else None
-    gw = x2.T @ g2
+    if x.ndim != 2:
+        # Leading axes (batch, sequence, ...) all act as rows of one matrix product.
+        x = x.reshape(-1, x.shape[-1])
+        g = g.reshape(-1, g.shape[-1])
+        gx = (g @ w.T).reshape(saved[0].shape) if needs[0] else None
+    else:
+        gx = (g @ w.T) if needs[0] else None
+    gw = x.T @ g
     if ctx.attrs.bias:
-        return (gx,), (gw, g2.sum(axis=0, keepdims=True))
+        # np.add.reduce: the same sum as g.sum(axis=0), without the method's Python wrapper.
+        return (gx,), (gw, np.add.reduce(g, axis=0, keepdims=True))
     return (gx,), (gw,)
 
 

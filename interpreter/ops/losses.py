@@ -1,4 +1,6 @@
-"""Losses: scalar outputs; targets and labels are not differentiated."""
+"""Losses over a prediction and a target of one shape: scalar outputs; targets are not
+differentiated. The class-axis losses (nll, softmax_cross_entropy) live in
+classification_losses.py."""
 from __future__ import annotations
 
 from typing import Literal
@@ -8,7 +10,8 @@ from pydantic import Field
 
 from ..dims import format_shape
 from ..errors import ShapeError
-from ..registry import Arg, Attrs, Op, Sample, integers, normal, register_op
+from ..registry import Arg, Attrs, Op, Sample, normal, register_op, uniform
+from .activations import stable_sigmoid
 
 
 class ReductionAttrs(Attrs):
@@ -93,73 +96,84 @@ MSE = register_op(Op(
 ))
 
 
-def _cross_entropy_shape(a, shapes):
-    logits, labels = shapes
-    if len(logits) < 2:
-        raise ShapeError(f"logits must be (batch, classes, ...), got {format_shape(logits)}",
-                         arg=0)
-    expected = (logits[0],) + tuple(logits[2:])
-    if tuple(labels) != expected:
-        raise ShapeError(f"labels have shape {format_shape(labels)} but logits "
-                         f"{format_shape(logits)} need class indices of shape "
-                         f"{format_shape(expected)}", arg=1)
-    return ()
-
-
-def _classes(a, shapes):
-    return shapes[0][1]
-
-
-def softmax_cross_entropy_forward(ctx, xs, ps):
-    logits, labels = xs
-    # log-softmax via the max-shift, so exp never overflows (classes on axis 1).
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)
-    log_probs = shifted - np.log(total)
-    picked = np.take_along_axis(log_probs, np.expand_dims(labels, 1), axis=1)
-    loss = -picked.sum()
-    count = labels.size
+def l1_forward(ctx, xs, ps):
+    pred, target = xs
+    diff = pred - target
+    total = np.abs(diff).sum()
     if ctx.attrs.reduction == "mean":
-        loss /= max(count, 1)
-    return np.asarray(loss, dtype=logits.dtype), (exp / total, labels)
+        total /= max(diff.size, 1)
+    return np.asarray(total, dtype=pred.dtype), diff
 
 
-def softmax_cross_entropy_vjp(ctx, g, saved, needs):
-    probs, labels = saved
+def l1_vjp(ctx, g, diff, needs):
+    scale = g if ctx.attrs.reduction == "sum" else g / max(diff.size, 1)
+    # np.sign(0) = 0: the subgradient PyTorch picks where pred == target.
+    return (np.sign(diff) * scale if needs[0] else None, None), ()
+
+
+L1 = register_op(Op(
+    name="l1",
+    doc="""Mean absolute error as PyTorch's l1_loss: the mean (or sum) over all elements.
+
+    out = mean_ij |pred_ij - target_ij|          [sum for reduction: sum]
+    dpred = g sign(pred - target) / size         [no division for sum]
+    Shape: pred and target of one shape -> scalar.""",
+    inputs=(Arg("pred"), Arg("target", differentiable=False)),
+    attrs=ReductionAttrs,
+    shape=_same_shape_loss, forward=l1_forward, vjp=l1_vjp,
+    kinks="at pred == target the gradient is 0 (sign(0) = 0), as PyTorch's l1_loss.",
+    # Constant targets, so `avoid` can keep every pred at least 0.1 from its target.
+    samples=(Sample((normal(4, 3, avoid=(0.5,)), np.full((4, 3), 0.5)), name="mean"),
+             Sample((normal(3, avoid=(-0.3,)), np.full(3, -0.3)), {"reduction": "sum"},
+                    name="sum"),
+             Sample((normal(1, 2, avoid=(0.0,)), np.zeros((1, 2))), name="batch_of_one"),
+             Sample((normal(avoid=(1.0,)), np.array(1.0)), name="scalar")),
+))
+
+
+def bce_with_logits_forward(ctx, xs, ps):
+    logits, target = xs
+    # log(1 + e^x) - x t written as max(x, 0) - x t + log1p(e^-|x|): exp never sees a
+    # positive argument, so no logit is too large in either dtype.
+    losses = (np.maximum(logits, 0) - logits * target
+              + np.log1p(np.exp(-np.abs(logits))))
+    total = losses.sum()
+    if ctx.attrs.reduction == "mean":
+        total /= max(losses.size, 1)
+    return np.asarray(total, dtype=logits.dtype), (logits, target)
+
+
+def bce_with_logits_vjp(ctx, g, saved, needs):
+    logits, target = saved
     if not needs[0]:
         return (None, None), ()
-    grad = probs.copy()
-    np.put_along_axis(grad, np.expand_dims(labels, 1),
-                      np.take_along_axis(grad, np.expand_dims(labels, 1), axis=1) - 1, axis=1)
-    scale = g if ctx.attrs.reduction == "sum" else g / max(labels.size, 1)
-    grad *= scale
-    return (grad, None), ()
+    scale = g if ctx.attrs.reduction == "sum" else g / max(logits.size, 1)
+    return ((stable_sigmoid(logits) - target) * scale, None), ()
 
 
-def softmax_cross_entropy_reference(attrs, xs, ps):
-    logits, labels = xs
-    moved = np.moveaxis(logits, 1, -1).reshape(-1, logits.shape[1])
-    flat = labels.reshape(-1)
-    log_probs = moved - np.log(np.exp(moved).sum(axis=1, keepdims=True))
-    losses = -log_probs[np.arange(flat.size), flat]
+def bce_with_logits_reference(attrs, xs, ps):
+    logits, target = xs
+    p = 1 / (1 + np.exp(-logits))
+    losses = -(target * np.log(p) + (1 - target) * np.log(1 - p))
     return losses.mean() if attrs.reduction == "mean" else losses.sum()
 
 
-SOFTMAX_CROSS_ENTROPY = register_op(Op(
-    name="softmax_cross_entropy",
-    doc="""Cross entropy of softmax(logits) against integer class labels (classes on axis
-    1, as PyTorch's cross_entropy), computed stably through log-softmax.
+BCE_WITH_LOGITS = register_op(Op(
+    name="bce_with_logits",
+    doc="""Binary cross entropy of sigmoid(logits) against targets in [0, 1], as PyTorch's
+    binary_cross_entropy_with_logits (no weights), computed from the logits so it never
+    takes the log of a probability that rounded to 0 or 1.
 
-    out = -sum_n log softmax(logits)_n[labels_n]   [/ count for mean]
-    dlogits = g (softmax(logits) - onehot(labels)) [/ count for mean]
-    Shape: logits (N, C, d...) and labels (N, d...) of integers in [0, C) -> scalar.""",
-    inputs=(Arg("logits"), Arg("labels", differentiable=False, kind="int", upper=_classes)),
+    out = mean_i [max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|))]   [sum for reduction: sum]
+    dlogits = g (sigmoid(x) - t) / size                           [no division for sum]
+    Shape: logits and target of one shape -> scalar.""",
+    inputs=(Arg("logits"), Arg("target", differentiable=False)),
     attrs=ReductionAttrs,
-    shape=_cross_entropy_shape, forward=softmax_cross_entropy_forward,
-    vjp=softmax_cross_entropy_vjp, reference=softmax_cross_entropy_reference,
-    kinks="none: the loss is smooth in the logits.",
-    samples=(Sample((normal(4, 3), integers(3, 4)), name="mean"),
-             Sample((normal(2, 5), integers(5, 2)), {"reduction": "sum"}, name="sum"),
-             Sample((normal(2, 3, 4), integers(3, 2, 4)), name="spatial")),
+    shape=_same_shape_loss, forward=bce_with_logits_forward, vjp=bce_with_logits_vjp,
+    reference=bce_with_logits_reference,
+    kinks="none: max(x, 0) + log1p(exp(-|x|)) is softplus(x), smooth everywhere.",
+    samples=(Sample((normal(4, 3), uniform(0.0, 1.0, 4, 3)), name="mean"),
+             Sample((normal(5), uniform(0.0, 1.0, 5)), {"reduction": "sum"}, name="sum"),
+             Sample((normal(1, 3), np.array([[0.0, 1.0, 1.0]])), name="binary_batch_of_one"),
+             Sample((normal(), uniform(0.0, 1.0)), name="scalar")),
 ))
