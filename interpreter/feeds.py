@@ -57,10 +57,11 @@ class FeedChecker:
         bindings: dict[str, tuple[int, str]] = {}
         for name in names:
             arrays[name] = self._convert(name, feeds[name], bindings)
-        symbols = {k: v[0] for k, v in bindings.items()}
-        for name, bounds in self.bounds.items():
-            if name in arrays:
-                self._check_range(name, arrays[name], bounds, symbols)
+        if self.bounds:
+            symbols = {k: v[0] for k, v in bindings.items()}
+            for name, bounds in self.bounds.items():
+                if name in arrays:
+                    self._check_range(name, arrays[name], bounds, symbols)
         return arrays
 
     def _convert(self, name: str, value: Any, bindings: dict[str, tuple[int, str]]
