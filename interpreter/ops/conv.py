@@ -1,1 +1,272 @@
-"""(placeholder: ops are being added to this module.)"""
+"""2-D convolution over NCHW tensors (PyTorch's conv2d), by im2col and one matrix product.
+
+Also the window machinery the pooling ops share: sizes as int-or-pair attrs, the output
+size formula, a strided window view (im2col without a Python loop) and col2im.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from pydantic import Field, model_validator
+
+from ..dims import Dim, format_shape, is_known
+from ..errors import ShapeError
+from ..fieldtypes import PadPair, SizePair
+from ..initializers import TORCH_BIAS, TORCH_WEIGHT
+from ..registry import Arg, Attrs, Op, ParamDef, Sample, normal, register_op
+
+
+
+
+def out_size(size: Dim, kernel: int, stride: int, padding: int, dilation: int) -> Dim:
+    """floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1, symbolic or not."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def check_rank(x: tuple) -> None:
+    if len(x) != 4:
+        raise ShapeError(f"X must have 4 axes (N, C, H, W), but its shape is "
+                         f"{format_shape(x)}", arg=0)
+
+
+def window_shape(x: tuple, kernel, stride, padding, dilation) -> tuple[Dim, Dim]:
+    """Check X is (N, C, H, W) and every window fits; return (H_out, W_out)."""
+    check_rank(x)
+    sizes = []
+    for axis, name in ((2, "height"), (3, "width")):
+        k, s, p, d = kernel[axis - 2], stride[axis - 2], padding[axis - 2], dilation[axis - 2]
+        reach = d * (k - 1) + 1
+        if is_known(x[axis]) and x[axis] + 2 * p < reach:
+            raise ShapeError(f"X (shape {format_shape(x)}) is too small: its {name} {x[axis]} "
+                             f"padded by {p} on each side is {x[axis] + 2 * p}, less than the "
+                             f"{reach} the kernel spans (kernel_size {k}, dilation {d})", arg=0)
+        sizes.append(out_size(x[axis], k, s, p, d))
+    return sizes[0], sizes[1]
+
+
+def pad(x: np.ndarray, padding: tuple[int, int], value: float) -> np.ndarray:
+    """X with `padding` rows and columns of `value` on each side (X itself when none)."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    n, c, h, w = x.shape
+    # One allocation and one copy: np.pad's general machinery is several times slower.
+    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    return xp
+
+
+def unpad(xp: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    ph, pw = padding
+    return xp[:, :, ph:xp.shape[2] - ph, pw:xp.shape[3] - pw]
+
+
+def windows(xp: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
+    """A read-only view (N, C, kh, kw, H_out, W_out) of every window, without a copy:
+    view[n, c, i, j, y, x] = xp[n, c, y sh + i dh, x sw + j dw]."""
+    n, c = xp.shape[:2]
+    s_n, s_c, s_h, s_w = xp.strides
+    return as_strided(xp, (n, c, kernel[0], kernel[1], out_hw[0], out_hw[1]),
+                      (s_n, s_c, dilation[0] * s_h, dilation[1] * s_w,
+                       stride[0] * s_h, stride[1] * s_w), writeable=False)
+
+
+def offset_slices(i: int, j: int, stride, dilation, out_hw) -> tuple[slice, slice]:
+    """The pixels kernel offset (i, j) touches, one per output position, as two slices."""
+    top, left = i * dilation[0], j * dilation[1]
+    return (slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
+            slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1]))
+
+
+def col2im(cols: np.ndarray, padded_shape: tuple, stride, dilation) -> np.ndarray:
+    """The adjoint of `windows`: sum cols (N, C, kh, kw, H_out, W_out) back onto the pixels
+    they were read from. Loops over the kh·kw kernel offsets only; within one offset the
+    pixels are distinct, so a strided += is exact even where windows overlap."""
+    kh, kw, ho, wo = cols.shape[2:]
+    gxp = np.zeros(padded_shape, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = offset_slices(i, j, stride, dilation, (ho, wo))
+            gxp[:, :, rows, columns] += cols[:, :, i, j]
+    return gxp
+
+
+class Conv2dAttrs(Attrs):
+    out_channels: int = Field(ge=1, description="Channels of the output (filters).")
+    kernel_size: SizePair = Field(description="Filter (height, width); an int for square.")
+    stride: SizePair = Field((1, 1), description="Step between windows (height, width).")
+    padding: PadPair = Field((0, 0), description="Zeros added on each side (height, width).")
+    dilation: SizePair = Field((1, 1), description="Spacing between filter taps.")
+    groups: int = Field(1, ge=1, description="Channel groups; each sees C_in/groups inputs "
+                        "and makes out_channels/groups outputs.")
+    bias: bool = Field(True, description="Whether to add the bias b.")
+    in_channels: int | None = Field(None, ge=1, description="Channels of X; inferred from "
+                                    "the input when not given.")
+
+    @model_validator(mode="after")
+    def _groups_divide(self) -> "Conv2dAttrs":
+        for name in ("out_channels", "in_channels"):
+            value = getattr(self, name)
+            if value is not None and value % self.groups:
+                raise ValueError(f"{name} ({value}) must be divisible by groups "
+                                 f"({self.groups})")
+        return self
+
+
+def _in_channels(a: Conv2dAttrs, shapes) -> int:
+    x = shapes[0]
+    check_rank(x)
+    channels = x[1]
+    if a.in_channels is not None:
+        if is_known(channels) and channels != a.in_channels:
+            raise ShapeError(f"X has {channels} channels (shape {format_shape(x)}) but "
+                             f"in_channels is {a.in_channels}", arg=0)
+        return a.in_channels
+    if not is_known(channels):
+        raise ShapeError(f"cannot infer in_channels: X's channel axis is the symbol "
+                         f"'{channels}' (shape {format_shape(x)}); set attrs.in_channels", arg=0)
+    if channels % a.groups:
+        raise ShapeError(f"X has {channels} channels (shape {format_shape(x)}), not divisible by "
+                         f"groups ({a.groups})", arg=0)
+    return channels
+
+
+def conv2d_shape(a: Conv2dAttrs, shapes):
+    _in_channels(a, shapes)
+    h_out, w_out = window_shape(shapes[0], a.kernel_size, a.stride, a.padding, a.dilation)
+    return (shapes[0][0], a.out_channels, h_out, w_out)
+
+
+def conv2d_weight_shape(a: Conv2dAttrs, shapes):
+    return (a.out_channels, _in_channels(a, shapes) // a.groups) + tuple(a.kernel_size)
+
+
+def conv2d_bias_shape(a: Conv2dAttrs, shapes):
+    return (a.out_channels,)
+
+
+def conv2d_fans(a: Conv2dAttrs, shapes):
+    # As torch: every output sees C_in/groups·kh·kw inputs; every input feeds out·kh·kw.
+    taps = a.kernel_size[0] * a.kernel_size[1]
+    return (_in_channels(a, shapes) // a.groups * taps, a.out_channels * taps)
+
+
+def conv2d_forward(ctx, xs, ps):
+    a = ctx.attrs
+    x, w = xs[0], ps[0]
+    n, groups = x.shape[0], a.groups
+    h_out, w_out = window_shape(x.shape, a.kernel_size, a.stride, a.padding, a.dilation)
+    xp = pad(x, a.padding, 0.0)
+    # im2col: the one big copy of forward. Layout (N, groups, C_in/groups·kh·kw, H_out·W_out)
+    # keeps channels-then-taps in W's own order, and puts pixels last so that the product
+    # below lands directly in NCHW order: no transpose of the output.
+    cols = windows(xp, a.kernel_size, a.stride, a.dilation, (h_out, w_out)).reshape(
+        n, groups, -1, h_out * w_out)
+    w_groups = w.reshape(groups, a.out_channels // groups, -1)
+    # One batched GEMM per (image, group): (out/groups, K) @ (K, H_out·W_out).
+    out = np.matmul(w_groups, cols).reshape(n, a.out_channels, h_out, w_out)
+    if a.bias:
+        out += ps[1].reshape(1, -1, 1, 1)
+    return out, (xp.shape, cols, w_groups, w.shape)
+
+
+def conv2d_vjp(ctx, g, saved, needs):
+    a = ctx.attrs
+    padded_shape, cols, w_groups, w_shape = saved
+    n, groups, _, pixels = cols.shape
+    g_groups = g.reshape(n, groups, -1, pixels)
+    out_per_group = g_groups.shape[2]
+    # dW = g · colsᵀ, contracting over images and pixels. Measured: with more pixels than
+    # filters (early layers), one GEMM per image reading cols in place (BLAS takes the
+    # transpose as a flag) and a sum over a small (N, groups, out/groups, K) array is
+    # fastest; with fewer (deep layers), that array would outgrow cols, so images are put
+    # beside pixels instead (copying g and cols) for one GEMM per group.
+    if out_per_group <= pixels:
+        gw = np.matmul(g_groups, cols.swapaxes(-1, -2)).sum(axis=0)
+    else:
+        g_rows = g_groups.transpose(1, 2, 0, 3).reshape(groups, out_per_group, n * pixels)
+        col_rows = cols.transpose(1, 2, 0, 3).reshape(groups, -1, n * pixels)
+        gw = np.matmul(g_rows, col_rows.swapaxes(-1, -2))
+    gw = gw.reshape(w_shape)
+    grads = (gw, g.sum(axis=(0, 2, 3))) if a.bias else (gw,)
+    if not needs[0]:
+        return (None,), grads
+    # dcols = Wᵀ · g, then col2im scatters the columns back onto the padded input.
+    g_cols = np.matmul(w_groups.swapaxes(-1, -2), g_groups)
+    kh, kw = a.kernel_size
+    g_cols = g_cols.reshape(n, padded_shape[1], kh, kw, g.shape[2], g.shape[3])
+    gx = unpad(col2im(g_cols, padded_shape, a.stride, a.dilation), a.padding)
+    return (gx,), grads
+
+
+def conv2d_reference(attrs, xs, ps):
+    """The definition, one output element at a time (slow; for the tests only)."""
+    x, w = xs[0], ps[0]
+    (sh, sw), (dh, dw), (ph, pw) = attrs.stride, attrs.dilation, attrs.padding
+    kh, kw = attrs.kernel_size
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    in_per_group = w.shape[1]
+    out_per_group = attrs.out_channels // attrs.groups
+    h_out = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    w_out = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((x.shape[0], attrs.out_channels, h_out, w_out))
+    for image in range(x.shape[0]):
+        for filt in range(attrs.out_channels):
+            first = (filt // out_per_group) * in_per_group
+            channels = xp[image, first:first + in_per_group]
+            for row in range(h_out):
+                for col in range(w_out):
+                    top, left = row * sh, col * sw
+                    patch = channels[:, top:top + dh * (kh - 1) + 1:dh,
+                                     left:left + dw * (kw - 1) + 1:dw]
+                    out[image, filt, row, col] = np.sum(patch * w[filt])
+            if attrs.bias:
+                out[image, filt] += ps[1][filt]
+    return out
+
+
+CONV2D = register_op(Op(
+    name="conv2d",
+    doc="""2-D cross-correlation over NCHW images, as torch.nn.functional.conv2d.
+
+    out[n, o, y, x] = b[o] + sum_{c in o's group, i, j}
+                      W[o, c, i, j] · Xpad[n, c, y sh + i dh, x sw + j dw]
+    (Xpad: X with `padding` zeros on each side.) Computed as im2col + one batched GEMM.
+    dW[o, c, i, j] = sum_{n, y, x} g[n, o, y, x] · Xpad[n, c, y sh + i dh, x sw + j dw]
+    db[o] = sum_{n, y, x} g[n, o, y, x]
+    dX = col2im(Wᵀ g): each input pixel gets g·W summed over every window that read it,
+    with the padding's share dropped.
+    Shape: X (N, C_in, H, W) -> (N, out_channels, H_out, W_out) with
+    H_out = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1 (W_out alike); W is
+    (out_channels, C_in/groups, kh, kw), b is (out_channels,). C_in and out_channels must
+    be divisible by groups; the dilated kernel must fit in the padded input.""",
+    inputs=(Arg("X"),),
+    attrs=Conv2dAttrs,
+    params=(ParamDef("W", conv2d_weight_shape, TORCH_WEIGHT,
+                     "filters, (out_channels, C_in/groups, kh, kw)"),
+            ParamDef("b", conv2d_bias_shape, TORCH_BIAS, "bias, (out_channels,)",
+                     enabled_by="bias")),
+    shape=conv2d_shape, forward=conv2d_forward, vjp=conv2d_vjp, fans=conv2d_fans,
+    reference=conv2d_reference,
+    kinks="none: convolution is linear in X and in W, smooth everywhere.",
+    samples=(
+        Sample((normal(2, 3, 5, 5),), {"out_channels": 4, "kernel_size": 3}, name="basic"),
+        Sample((normal(2, 2, 7, 7),), {"out_channels": 3, "kernel_size": 3, "stride": 2,
+                                       "padding": 1}, name="stride_padding"),
+        Sample((normal(2, 2, 7, 6),), {"out_channels": 2, "kernel_size": [2, 3],
+                                       "dilation": 2}, name="dilation"),
+        Sample((normal(2, 4, 5, 5),), {"out_channels": 6, "kernel_size": 3, "groups": 2,
+                                       "padding": 1}, name="groups"),
+        Sample((normal(2, 3, 5, 4),), {"out_channels": 3, "kernel_size": 2, "groups": 3},
+               name="depthwise"),
+        Sample((normal(2, 1, 4, 6),), {"out_channels": 2, "kernel_size": [3, 2],
+                                       "stride": [1, 2], "padding": [0, 1], "bias": False},
+               name="no_bias"),
+        Sample((normal(1, 3, 4, 7),), {"out_channels": 2, "kernel_size": [2, 3],
+                                       "stride": [2, 1], "padding": [1, 0],
+                                       "dilation": [1, 2]}, name="batch_of_one_non_square"),
+        Sample((normal(2, 3, 3, 4),), {"out_channels": 2, "kernel_size": 1}, name="one_by_one"),
+        Sample((normal(2, 4, 3, 3),), {"out_channels": 6, "kernel_size": [3, 2], "groups": 2},
+               name="more_filters_than_pixels"),
+    ),
+))
