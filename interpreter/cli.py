@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def command_predict(args: argparse.Namespace, out: TextIO) -> int:
-    from .data import check_data, spec_data
+    from .data import spec_data
     from .errors import DataError, Problem
     from .loader import load
 

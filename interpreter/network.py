@@ -11,7 +11,7 @@ import numpy as np
 
 from . import codegen, initializers, weights
 from .document import Spec
-from .errors import FeedError, Problem
+from .errors import FeedError, Problem, ShapeError
 from .feeds import FeedChecker
 from .graph import Graph
 from .inference import Types
@@ -198,7 +198,10 @@ class Network:
         changing them.
         """
         arrays = self.check_feeds(feeds, self._needed_inputs(self._steps))
-        return self._forward(arrays, training)
+        try:
+            return self._forward(arrays, training)
+        except ShapeError as exc:
+            raise self._shape_failure(arrays, exc) from None
 
     def _forward(self, arrays: Mapping[str, np.ndarray], training: bool) -> dict[str, np.ndarray]:
         values = self._values
@@ -233,7 +236,10 @@ class Network:
             run = self._compiled[kind] = codegen.compile_inference(
                 steps, [self._slot[n] for n in inputs], [self._slot[n] for n in names])
         self._set_mode(False)
-        return dict(zip(names, run(*[arrays[n] for n in inputs])))
+        try:
+            return dict(zip(names, run(*[arrays[n] for n in inputs])))
+        except ShapeError as exc:
+            raise self._shape_failure(arrays, exc) from None
 
     def train(self, data: Mapping[str, Any] | None = None, **options: Any):
         """Train in place; see `interpreter.training.train` for the options."""
@@ -258,12 +264,18 @@ class Network:
             if compiled is None or compiled[0] is not optimizer:
                 compiled = self._train_compiled = (optimizer, self._compile_train(optimizer))
             self._saved = None
-            return compiled[1](*[batch[name] for name in self._train_inputs])
+            try:
+                return compiled[1](*[batch[name] for name in self._train_inputs])
+            except ShapeError as exc:
+                raise self._shape_failure(batch, exc) from None
         values = self._values
         for name, array in batch.items():
             values[self._slot[name]] = array
         saved: list[Any] = [None] * len(self._steps)
-        run_forward(self._steps, values, saved)
+        try:
+            run_forward(self._steps, values, saved)
+        except ShapeError as exc:
+            raise self._shape_failure(batch, exc) from None
         self._saved = saved
         loss = float(values[self._slot[self.loss]])
         if loss != loss or loss in (float("inf"), float("-inf")):
@@ -294,6 +306,19 @@ class Network:
         inputs = self._needed_inputs(steps)
         return codegen.compile_inference(steps, [self._slot[n] for n in inputs],
                                          [self._slot[n] for n in names]).source
+
+    def _shape_failure(self, feeds: Mapping[str, np.ndarray], exc: ShapeError) -> FeedError:
+        """An op rejected the actual sizes (a symbolic dim bound too small, such as an
+        image smaller than a kernel): find which node, for the message."""
+        values = list(self._values)
+        for name, array in feeds.items():
+            values[self._slot[name]] = array
+        for step in self._steps:
+            try:
+                run_forward([step], values, None)
+            except ShapeError as failure:
+                return FeedError(f"node '{step.node}' ({step.op.name}): {failure.message}")
+        return FeedError(str(exc))
 
     def first_non_finite(self, feeds: Mapping[str, np.ndarray]) -> tuple[str | None, str]:
         """Run forward node by node; the first node whose output is not finite, and what it

@@ -15,9 +15,6 @@ from pydantic import ValidationError
 import interpreter
 from interpreter.dims import Sym
 from interpreter.errors import ShapeError
-# The split modules register their ops on import; importing them here keeps these tests and
-# the contract suite (collected after this file) covering them whatever ops/__init__ lists.
-from interpreter.ops import classification_losses, softmax  # noqa: F401
 from interpreter.ops.special import erf, erfc, normal_cdf
 from interpreter.registry import Context, get_op
 

@@ -1,7 +1,6 @@
 """Bad specs under tests/data/bad and the exact lines `validate` must print for them."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

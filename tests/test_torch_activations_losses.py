@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-# The split modules register their ops on import (see test_activations_losses.py).
-from interpreter.ops import classification_losses, softmax  # noqa: F401
 from interpreter.registry import Context, get_op
 
 from .torch_reference import compare
