@@ -35,3 +35,14 @@ def test_spec_gradients_match_finite_differences_in_float64(path):
     feeds = {name: np.array(array, dtype=np.float64 if array.dtype.kind == "f" else array.dtype)
              for name, array in rows.items()}
     check_network(net, feeds)
+
+
+def test_committed_datasets_are_what_the_generator_makes(root):
+    import sys
+
+    sys.path.insert(0, str(root / "tools"))
+    from make_datasets import bars
+
+    with np.load(root / "specs" / "data" / "bars.npz") as archive:
+        for name, array in bars().items():
+            np.testing.assert_array_equal(archive[name], array)
