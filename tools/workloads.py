@@ -197,6 +197,144 @@ def hand_deep(p: dict[str, np.ndarray], batch: dict[str, np.ndarray], lr: float)
     return step
 
 
+# ----- cnn: conv3x3 1->8, relu, maxpool2, conv3x3 8->16, relu, maxpool2, linear->10 ---------
+
+def cnn() -> Workload:
+    nodes = [
+        {"id": "c1", "op": "conv2d", "inputs": ["X"],
+         "attrs": {"out_channels": 8, "kernel_size": 3, "padding": 1}},
+        {"id": "r1", "op": "relu", "inputs": ["c1"]},
+        {"id": "p1", "op": "max_pool2d", "inputs": ["r1"], "attrs": {"kernel_size": 2}},
+        {"id": "c2", "op": "conv2d", "inputs": ["p1"],
+         "attrs": {"out_channels": 16, "kernel_size": 3, "padding": 1}},
+        {"id": "r2", "op": "relu", "inputs": ["c2"]},
+        {"id": "p2", "op": "max_pool2d", "inputs": ["r2"], "attrs": {"kernel_size": 2}},
+        {"id": "f", "op": "flatten", "inputs": ["p2"]},
+        {"id": "logits", "op": "linear", "inputs": ["f"], "attrs": {"out_features": 10}},
+        {"id": "loss", "op": "softmax_cross_entropy", "inputs": ["logits", "labels"]},
+    ]
+    spec = _spec("cnn", "float32", {"X": {"shape": ["batch", 1, 28, 28]},
+                                    "labels": {"shape": ["batch"], "dtype": "int64"}},
+                 nodes, "logits", 0.01)
+    rng = np.random.default_rng(0)
+    batch = {"X": rng.normal(size=(32, 1, 28, 28)).astype(np.float32),
+             "labels": rng.integers(0, 10, 32).astype(np.int64)}
+    return Workload("cnn", "conv3x3 1->8, relu, maxpool2, conv3x3 8->16, relu, maxpool2, "
+                    "linear->10, softmax CE, batch 32, 28x28, float32", spec, batch, 0.01,
+                    hand_cnn, torch_cnn)
+
+
+def _im2col(x: np.ndarray) -> np.ndarray:
+    """3x3 windows, padding 1: (N, C, H, W) -> (C*9, N*H*W), one copy (the classic layout:
+    one GEMM for the whole batch)."""
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * 9, n * h * w)
+
+
+def _conv_forward(x, W, b):
+    n, _, h, w = x.shape
+    cols = _im2col(x)
+    out = W.reshape(W.shape[0], -1) @ cols
+    out += b[:, None]
+    return out.reshape(W.shape[0], n, h, w).transpose(1, 0, 2, 3), cols
+
+
+def _conv_backward(g, cols, W, x_shape, need_dx):
+    n, c, h, w = x_shape
+    o = W.shape[0]
+    g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)
+    dW = (g2 @ cols.T).reshape(W.shape)
+    db = g2.sum(axis=1)
+    if not need_dx:
+        return None, dW, db
+    dcols = (W.reshape(o, -1).T @ g2).reshape(c, 3, 3, n, h, w)
+    dxp = np.zeros((n, c, h + 2, w + 2), dtype=g.dtype)
+    for i in range(3):
+        for j in range(3):
+            dxp[:, :, i:i + h, j:j + w] += dcols[:, i, j].transpose(1, 0, 2, 3)
+    return dxp[:, :, 1:-1, 1:-1], dW, db
+
+
+_CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def _pool_forward(x):
+    """2x2 max pool as the maximum of the four strided corners (no slow strided reduce)."""
+    a, b, c, d = (x[:, :, i::2, j::2] for i, j in _CORNERS)
+    return np.maximum(np.maximum(a, b), np.maximum(c, d)), x
+
+
+def _pool_backward(g, x, out):
+    """Each window's gradient to its first maximal corner, row-major (torch's ties)."""
+    dx = np.zeros(x.shape, dtype=g.dtype)
+    free = np.ones(out.shape, dtype=bool)
+    for i, j in _CORNERS:
+        hit = (x[:, :, i::2, j::2] == out) & free
+        dx[:, :, i::2, j::2] = g * hit
+        free &= ~hit
+    return dx
+
+
+def hand_cnn(p: dict[str, np.ndarray], batch: dict[str, np.ndarray], lr: float):
+    X, labels = batch["X"], batch["labels"]
+    W1, b1, W2, b2 = p["c1.W"], p["c1.b"], p["c2.W"], p["c2.b"]
+    W3, b3 = p["logits.W"], p["logits.b"]
+
+    def step() -> float:
+        z1, cols1 = _conv_forward(X, W1, b1)
+        a1 = np.maximum(z1, 0)
+        p1, _ = _pool_forward(a1)
+        z2, cols2 = _conv_forward(p1, W2, b2)
+        a2 = np.maximum(z2, 0)
+        p2, _ = _pool_forward(a2)
+        flat = p2.reshape(p2.shape[0], -1)
+        logits = flat @ W3
+        logits += b3
+        loss, d = _softmax_ce(logits, labels)
+        dW3 = flat.T @ d
+        db3 = d.sum(axis=0, keepdims=True)
+        dflat = d @ W3.T
+        da2 = _pool_backward(dflat.reshape(p2.shape), a2, p2) * (z2 >= 0)
+        dp1, dW2, db2 = _conv_backward(da2, cols2, W2, p1.shape, True)
+        da1 = _pool_backward(dp1, a1, p1) * (z1 >= 0)
+        _, dW1, db1 = _conv_backward(da1, cols1, W1, X.shape, False)
+        for param, grad in ((W3, dW3), (b3, db3), (W2, dW2), (b2, db2), (W1, dW1), (b1, db1)):
+            param -= lr * grad
+        return loss
+
+    return step
+
+
+def torch_cnn(p: dict[str, np.ndarray], batch: dict[str, np.ndarray], lr: float, net: Any):
+    import torch
+
+    conv1 = torch.nn.Conv2d(1, 8, 3, padding=1)
+    conv2 = torch.nn.Conv2d(8, 16, 3, padding=1)
+    head = torch.nn.Linear(784, 10)
+    with torch.no_grad():
+        for layer, name in ((conv1, "c1"), (conv2, "c2")):
+            layer.weight.copy_(torch.from_numpy(p[f"{name}.W"]))
+            layer.bias.copy_(torch.from_numpy(p[f"{name}.b"]))
+        head.weight.copy_(torch.from_numpy(p["logits.W"].T.copy()))
+        head.bias.copy_(torch.from_numpy(p["logits.b"].reshape(-1).copy()))
+    model = torch.nn.Sequential(conv1, torch.nn.ReLU(), torch.nn.MaxPool2d(2), conv2,
+                                torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), head)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    X = torch.from_numpy(batch["X"])
+    labels = torch.from_numpy(batch["labels"])
+
+    def step() -> float:
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(X), labels)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
 # ----- PyTorch eager (optional) --------------------------------------------------------------
 
 def torch_mlp_factory(loss_kind: str):
@@ -234,7 +372,7 @@ def torch_mlp_factory(loss_kind: str):
                 loss = 0.5 * ((out - target) ** 2).sum()
             loss.backward()
             opt.step()
-            return float(loss)
+            return loss.item()
 
         return step
 
@@ -247,4 +385,5 @@ def _torch_dtype(array: np.ndarray):
     return torch.float64 if array.dtype == np.float64 else torch.float32
 
 
-WORKLOADS: dict[str, Callable[[], Workload]] = {"xor": xor, "mlp": mlp, "deep": deep}
+WORKLOADS: dict[str, Callable[[], Workload]] = {"xor": xor, "mlp": mlp, "deep": deep,
+                                                "cnn": cnn}
