@@ -39,11 +39,27 @@ def _type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
+def _field_type(field: Any) -> str:
+    from .fieldtypes import int_to_pair
+
+    if any(getattr(m, "func", None) is int_to_pair for m in field.metadata):
+        # Sizes: an int, or a [height, width] pair (null where the field allows it).
+        nullable = type(None) in typing.get_args(field.annotation)
+        return "int \\| [int, int]" + (" \\| null" if nullable else "")
+    return _type_name(field.annotation)
+
+
 def _default(field: Any) -> str:
     if field.default is PydanticUndefined and field.default_factory is None:
         return "required"
     value = field.default if field.default_factory is None else field.default_factory()
-    return "null" if value is None else f"`{value}`"
+    if value is None:
+        return "null"
+    if isinstance(value, tuple):  # written as a list in a spec
+        value = list(value)
+    if isinstance(value, bool):
+        value = str(value).lower()
+    return f"`{value}`"
 
 
 def summary(op: Op) -> str:
@@ -70,7 +86,7 @@ def op_markdown(op: Op) -> str:
     if fields:
         lines += ["| attr | type | default | meaning |", "|---|---|---|---|"]
         for name, field in fields.items():
-            lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | "
+            lines.append(f"| `{name}` | {_field_type(field)} | {_default(field)} | "
                          f"{field.description or ''} |")
         lines.append("")
     if op.params:
