@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("run", "predict"):
+        from .allocator import keep_freed_memory
+
+        keep_freed_memory()
     try:
         if args.command == "run":
             return command_run(args, sys.stdout, sys.stderr)

@@ -137,12 +137,19 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="time budget per workload")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="tune glibc malloc as `python -m interpreter run` does (applies "
+                        "to every implementation alike)")
     args = parser.parse_args()
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if name in os.environ:
             print(f"warning: {name} is set; run under `env -u {name}`: it can select a "
                   "kernel several times slower", file=sys.stderr)
 
+    if args.keep_freed_memory:
+        from interpreter.allocator import keep_freed_memory
+
+        print(f"malloc tuned to keep freed memory: {keep_freed_memory()}")
     limiter = None
     try:
         from threadpoolctl import threadpool_limits

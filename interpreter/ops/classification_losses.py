@@ -44,7 +44,18 @@ def _classes(a, shapes):
 
 def _picked(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """x[n, labels[n, d...], d...] for every n and d...: the entry of each one's class."""
+    if x.ndim == 2:  # the common (N, C) case: plain fancy indexing is several times faster
+        return x[np.arange(x.shape[0]), labels]
     return np.take_along_axis(x, np.expand_dims(labels, 1), axis=1)
+
+
+def _add_at_labels(x: np.ndarray, labels: np.ndarray, value: float) -> None:
+    """x[n, labels[n, d...], d...] += value, in place (each position is hit once)."""
+    if x.ndim == 2:
+        x[np.arange(x.shape[0]), labels] += value
+        return
+    index = np.expand_dims(labels, 1)
+    np.put_along_axis(x, index, np.take_along_axis(x, index, axis=1) + value, axis=1)
 
 
 def _scale(ctx, g, count: int):
@@ -181,8 +192,7 @@ def softmax_cross_entropy_vjp(ctx, g, saved, needs):
     if labels.dtype.kind in "iu":
         # Targets q = (1 - eps) onehot + eps/C sum to 1, so the gradient is probs - q.
         grad = probs - eps / probs.shape[1] if eps else probs
-        np.put_along_axis(grad, np.expand_dims(labels, 1), _picked(grad, labels) - (1 - eps),
-                          axis=1)
+        _add_at_labels(grad, labels, eps - 1)
         count = labels.size
     else:
         # d/dz of -sum_c q_c log softmax(z)_c is probs * sum_c q_c - q: PyTorch does not
