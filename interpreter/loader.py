@@ -1,10 +1,12 @@
 """From a file, text, dict or Spec to a compiled Network, every check done on the way."""
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Iterator
 
 from .document import Spec
 from .errors import SpecError
@@ -25,7 +27,8 @@ def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
     bounds the memory the parameters may take.
     """
     if isinstance(source, (str, os.PathLike)):
-        data, source_map = read_file(source)
+        with _no_cyclic_gc():
+            data, source_map = read_file(source)
     elif isinstance(source, Spec):
         data, source_map = source.model_dump(by_alias=True, exclude_unset=True), SourceMap(None)
     elif isinstance(source, Mapping):
@@ -38,7 +41,8 @@ def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
 def loads(text: str, kind: str = "yaml", *, name: str | None = None, seed: int | None = None,
           max_bytes: int = DEFAULT_MAX_BYTES) -> Network:
     """Load a spec from text (`kind` "yaml" or "json"); `name` is used in messages."""
-    data, source_map = read_text(text, kind, name)
+    with _no_cyclic_gc():
+        data, source_map = read_text(text, kind, name)
     return build(data, source_map, seed=seed, max_bytes=max_bytes)
 
 
@@ -57,7 +61,21 @@ def analyse(data: Any, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES):
     return spec, graph, types
 
 
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Loading allocates many small objects that all stay alive; the cyclic collector would
+    rescan them again and again (superlinear in the node count) and find nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def build(data: Any, source: SourceMap, *, seed: int | None = None,
           max_bytes: int = DEFAULT_MAX_BYTES) -> Network:
-    spec, graph, types = analyse(data, source, max_bytes)
-    return Network(spec, source, graph, types, seed=seed)
+    with _no_cyclic_gc():
+        spec, graph, types = analyse(data, source, max_bytes)
+        return Network(spec, source, graph, types, seed=seed)
