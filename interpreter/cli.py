@@ -23,24 +23,19 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTE
     0, 1, 2, 3, 4, 130)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole_number(minimum: int):
+    """An argparse type: an int of at least `minimum` (argparse turns errors into exit 2)."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -68,11 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Train SPEC as its train: section says; print "
                               "progress, the final loss and the outputs beside the targets.")
     run.add_argument("spec", metavar="SPEC", help="a .yaml, .yml or .json spec file")
-    run.add_argument("--epochs", type=_non_negative_int, help="override train.epochs")
+    run.add_argument("--epochs", type=_whole_number(0), help="override train.epochs")
     run.add_argument("--lr", type=_positive_float, help="override the optimizer's lr")
-    run.add_argument("--seed", type=_non_negative_int,
+    run.add_argument("--seed", type=_whole_number(0),
                      help="override train.seed (initialisation, shuffling, dropout)")
-    run.add_argument("--batch-size", type=_positive_int, help="override train.batch_size")
+    run.add_argument("--batch-size", type=_whole_number(1), help="override train.batch_size")
     run.add_argument("--json", metavar="PATH", type=Path,
                      help="also write a machine-readable summary to PATH")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final loss")

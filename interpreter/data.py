@@ -5,7 +5,6 @@ where the user has to fix them.
 """
 from __future__ import annotations
 
-import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -13,26 +12,8 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, FeedError
+from .literals import numeric_array
 from .network import Network
-
-
-def _numbers(value: Any, name: str) -> np.ndarray:
-    """Nested lists of finite numbers as an array; ValueError says what is wrong."""
-    def check(item: Any) -> None:
-        if isinstance(item, list):
-            for element in item:
-                check(element)
-        elif isinstance(item, bool) or not isinstance(item, (int, float)):
-            raise ValueError(f"values must be numbers, found {item!r}")
-        elif not math.isfinite(item):
-            raise ValueError(f"values must be finite, found {item!r}")
-    if isinstance(value, np.ndarray):
-        return value
-    check(value)
-    try:
-        return np.array(value)
-    except ValueError:
-        raise ValueError("values must form a rectangular array (rows of equal length)") from None
 
 
 def spec_data(net: Network) -> dict[str, np.ndarray]:
@@ -48,10 +29,9 @@ def spec_data(net: Network) -> dict[str, np.ndarray]:
         problems = []
         for name, value in data.inline.items():
             try:
-                arrays[name] = _numbers(value, name)
+                arrays[name] = numeric_array(value, f"train.data.inline.{name}")
             except ValueError as exc:
-                problems.append(source.problem(base + ("inline", name),
-                                               f"train.data.inline.{name}: {exc}"))
+                problems.append(source.problem(base + ("inline", name), str(exc)))
         if problems:
             raise DataError(problems)
         located = base + ("inline",)

@@ -7,7 +7,6 @@ the op (`node 'a1' (linear): attrs.out_features: ...`), never a list of union me
 """
 from __future__ import annotations
 
-import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from .document import NodeSpec, Spec
 from .errors import Problem, SpecError
 from .initializers import INITIALIZERS, Options
+from .literals import numeric_array
 from .registry import Attrs, Op, get_op, all_ops, suggest
 from .source import SourceMap
 
@@ -211,24 +211,6 @@ def validate_document(data: Any, source: SourceMap) -> Spec:
         raise SpecError(map_errors(exc, data, source, model=Spec)) from None
 
 
-def _literal(value: Any) -> np.ndarray:
-    """Nested lists of finite numbers as a float64 array; ValueError says what is wrong."""
-    def check(item: Any) -> None:
-        if isinstance(item, list):
-            for element in item:
-                check(element)
-        elif isinstance(item, bool) or not isinstance(item, (int, float)):
-            raise ValueError(f"literal values must be numbers, found {item!r}")
-        elif not math.isfinite(item):
-            raise ValueError(f"literal values must be finite, found {item!r}")
-    check(value)
-    try:
-        return np.array(value, dtype=np.float64)
-    except ValueError:
-        raise ValueError("literal values must form a rectangular array "
-                         "(rows of equal length)") from None
-
-
 def validate_nodes(spec: Spec, data: dict, source: SourceMap) -> tuple[list[CheckedNode],
                                                                        list[Problem]]:
     """Stage two: each node's op, attrs and parameter starts. Returns nodes and problems."""
@@ -294,8 +276,8 @@ def _validate_starts(node: CheckedNode, raw: dict, source: SourceMap) -> list[Pr
                                        label_base=("params", local), node=node.id, op=op.name)
         else:
             try:
-                node.starts[local] = ParamStart(path, value=_literal(start))
+                node.starts[local] = ParamStart(path, value=numeric_array(
+                    start, f"params.{local}", np.float64))
             except ValueError as exc:
-                problems.append(source.problem(path, f"params.{local}: {exc}", node=node.id,
-                                               op=op.name))
+                problems.append(source.problem(path, str(exc), node=node.id, op=op.name))
     return problems

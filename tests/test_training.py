@@ -152,8 +152,9 @@ train:
     net = interpreter.loads(text, name="t.yaml")
     with pytest.raises(DataError) as info:
         net.train()
-    assert str(info.value) == ("t.yaml:11:22: train.data.inline.X: values must form a "
-                               "rectangular array (rows of equal length)")
+    assert str(info.value) == ("t.yaml:11:22: train.data.inline.X[1] has shape (1,) but "
+                               "train.data.inline.X[0] has shape (2,): the lists must form a "
+                               "rectangular array")
 
 
 def test_npz_data_file_relative_to_the_spec(tmp_path):

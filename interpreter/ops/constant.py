@@ -1,55 +1,13 @@
 """A fixed tensor written in the spec: a number or nested lists of numbers."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from pydantic import Field, field_validator
 
+from ..literals import Nested, NotANumber, check_numbers
 from ..registry import Attrs, Op, Sample, register_op
-
-Nested = Any  # a float or a (possibly nested) list of floats, rectangular
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"
-
-
-def _check(value: Any, where: str) -> tuple[Nested, tuple[int, ...]]:
-    """The value with every number as a float, and its shape; ValueError names the element."""
-    name = f"value{where}"
-    # bool is a subclass of int in Python, and YAML's true/false must not become 1.0/0.0.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:
-            raise ValueError(f"{name} is {value}, too large for a float") from None
-        if not math.isfinite(number):
-            raise ValueError(f"{name} is {value}, not a finite number")
-        return number, ()
-    if isinstance(value, list):
-        items, shapes = [], []
-        for i, item in enumerate(value):
-            checked, shape = _check(item, f"{where}[{i}]")
-            items.append(checked)
-            shapes.append(shape)
-        for i, shape in enumerate(shapes[1:], start=1):
-            if shape != shapes[0]:
-                raise ValueError(f"{name}[{i}] has shape {shape} but {name}[0] has shape "
-                                 f"{shapes[0]}: the lists must form a rectangular array")
-        return items, (len(items),) + (shapes[0] if shapes else ())
-    raise ValueError(f"{name} is {_describe(value)}, not a number (a constant holds "
-                     "numbers or nested lists of numbers)")
-
 
 class ConstantAttrs(Attrs):
     value: Nested = Field(description="A number, or nested lists of numbers forming a "
@@ -58,11 +16,15 @@ class ConstantAttrs(Attrs):
     @field_validator("value", mode="before")
     @classmethod
     def _numbers_only(cls, value: Any) -> Nested:
-        return _check(value, "")[0]
+        try:
+            return check_numbers(value, "value")[0]
+        except NotANumber as exc:
+            raise ValueError(f"{exc} (a constant holds numbers or nested lists of "
+                             "numbers)") from None
 
 
 def constant_shape(a: ConstantAttrs, shapes):
-    return _check(a.value, "")[1]
+    return check_numbers(a.value, "value")[1]
 
 
 def constant_forward(ctx, xs, ps):
