@@ -15,6 +15,7 @@ from .network import Network
 from .registry import (Arg, Attrs, Context, Op, ParamDef, Sample, StateDef, all_ops, get_op,
                        register_op, unbroadcast)
 from .initializers import Init
+from .training import History, train
 
 __version__ = "0.1.0"
 
@@ -22,5 +23,5 @@ __all__ = [
     "Arg", "Attrs", "Context", "DataError", "FeedError", "Init", "InternalError",
     "InterpreterError", "Network", "Op", "ParamDef", "Problem", "Sample", "ShapeError", "Spec",
     "SpecError", "StateDef", "TrainingError", "all_ops", "get_op", "load", "loads",
-    "register_op", "unbroadcast",
+    "register_op", "train", "History", "unbroadcast",
 ]

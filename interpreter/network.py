@@ -115,6 +115,7 @@ class Network:
         self._backward: dict[bool, BackwardProgram] = {}
         self._compiled: dict[str, Callable[..., Any]] = {}
         self._train_compiled: tuple[Any, Callable[..., float]] | None = None
+        self._train_inputs: list[str] = []
         self._training = True
         self._values: list[Any] = [None] * len(self._slot)
         self._saved: list[Any] | None = None
