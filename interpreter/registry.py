@@ -209,7 +209,7 @@ class Op:
                      if p.enabled_by is None or getattr(attrs, p.enabled_by))
 
 
-_OP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_OP_NAME = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch: "$" would allow a trailing newline
 _REGISTRY: dict[str, Op] = {}
 
 
@@ -221,7 +221,7 @@ def register_op(op: Op) -> Op:
     """Add an op to the registry (library users may add their own). Names are unique."""
     if not isinstance(op, Op):
         raise RegistrationError(f"register_op expects an Op, got {type(op).__name__}")
-    if not _OP_NAME.match(op.name):
+    if not isinstance(op.name, str) or not _OP_NAME.fullmatch(op.name):
         raise RegistrationError(f"op name {op.name!r} must be snake_case")
     if op.name in _REGISTRY:
         raise RegistrationError(f"op '{op.name}' is already registered")

@@ -261,3 +261,11 @@ def test_a_wrong_gradient_shape_names_op_node_and_input():
             net.backward(inputs=True)
     finally:
         unregister_op(op.name)
+
+
+@pytest.mark.parametrize("name", ["relu2\n", "Relu", "2relu", "re lu", ""])
+def test_op_names_must_be_snake_case(name):
+    from dataclasses import replace
+
+    with pytest.raises(RegistrationError, match="snake_case"):
+        register_op(replace(interpreter.get_op("relu"), name=name))
