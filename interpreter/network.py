@@ -1,6 +1,7 @@
 """The network: parameters, the compiled plan, and forward / backward / predict."""
 from __future__ import annotations
 
+import math
 import os
 import zlib
 from collections.abc import Mapping
@@ -279,12 +280,15 @@ class Network:
             raise self._shape_failure(batch, exc) from None
         self._saved = saved
         loss = float(values[self._slot[self.loss]])
-        if loss != loss or loss in (float("inf"), float("-inf")):
+        if not math.isfinite(loss):
             return loss
         _, param_grads = self._backward_pass(False, check)
         for index, grad in enumerate(param_grads):
             if grad is not None:
                 optimizer.update(index, grad)
+        # Training goes on with the generated step: do not keep this batch's activations.
+        self._saved = None
+        self._values[:] = [None] * len(self._values)
         return loss
 
     def _compile_train(self, optimizer: Any) -> Callable[..., float]:
