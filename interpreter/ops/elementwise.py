@@ -67,11 +67,15 @@ DIV = register_op(binary_op(
           "computes them."))
 
 
-def _max_grads(a, b, out, g, needs):
-    # Ties split the gradient equally between a and b (torch.maximum's convention).
-    a_wins = (a > b) + 0.5 * (a == b)
+def _split(g, a_wins, needs):
+    """g to whichever input was selected; ties (a_wins = 0.5) split it equally (torch's
+    convention for maximum and minimum)."""
     return (g * a_wins.astype(g.dtype) if needs[0] else None,
             g * (1 - a_wins).astype(g.dtype) if needs[1] else None)
+
+
+def _max_grads(a, b, out, g, needs):
+    return _split(g, (a > b) + 0.5 * (a == b), needs)
 
 
 MAXIMUM = register_op(binary_op(
@@ -85,9 +89,7 @@ MAXIMUM = register_op(binary_op(
 
 
 def _min_grads(a, b, out, g, needs):
-    a_wins = (a < b) + 0.5 * (a == b)
-    return (g * a_wins.astype(g.dtype) if needs[0] else None,
-            g * (1 - a_wins).astype(g.dtype) if needs[1] else None)
+    return _split(g, (a < b) + 0.5 * (a == b), needs)
 
 
 MINIMUM = register_op(binary_op(
