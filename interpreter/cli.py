@@ -243,7 +243,7 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{net.spec.name} ({args.spec}): {_plural(len(net.spec.nodes), 'node')}, "
               f"{_plural(net.parameter_count(), 'parameter')}, {net.dtype}", file=out)
         opt = config.optimizer
-        print(f"training: {config.epochs} epochs, {opt.name} lr={opt.lr:g}, batch "
+        print(f"training: {_plural(config.epochs, 'epoch')}, {opt.name} lr={opt.lr:g}, batch "
               f"{min(config.batch_size or rows, rows)} of {rows} rows, seed {config.seed}",
               file=out)
     every = max(1, config.epochs // 10)

@@ -95,6 +95,10 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap) -> Grap
             what = "is a graph input, not a node" if name in spec.inputs else "names no node"
             problems.append(source.problem(("outputs", position), f"output '{name}' {what}"
                                            + suggest(name, list(by_id))))
+    if spec.loss is None and spec.train is not None:
+        problems.append(source.problem(("train",), "a spec with a train: section needs a "
+                                       "loss: name the scalar node training minimises",
+                                       key=True))
     if spec.loss is not None:
         if spec.loss in by_id:
             targets.append(spec.loss)

@@ -145,6 +145,7 @@ def map_errors(exc: ValidationError, data: Any, source: SourceMap, base: tuple =
     # A misspelt key shows up twice: as unknown, and as the missing key it meant. Report
     # the unknown key alone, suggesting the missing one.
     missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    absent: dict[tuple, list[str]] = {}
     misspelt: dict[tuple, str] = {}
     for error in errors:
         loc = tuple(error["loc"])
@@ -160,10 +161,11 @@ def map_errors(exc: ValidationError, data: Any, source: SourceMap, base: tuple =
         path, rest = _walk(data, loc)
         kind = error["type"]
         if kind == "missing":
-            if loc not in missing:
-                continue
-            message = f"missing required key '{rest[-1]}'" if rest else "missing value"
-            at, key = base + path, False
+            if loc in missing:
+                # Several missing keys of one mapping make one problem, listing them all.
+                absent.setdefault((base + path, _label(label_base + path)), []).append(
+                    rest[-1] if rest else "value")
+            continue
         elif kind == "extra_forbidden":
             name = str(loc[-1])
             path = _walk(data, loc[:-1])[0] + (name,)
@@ -190,6 +192,12 @@ def map_errors(exc: ValidationError, data: Any, source: SourceMap, base: tuple =
         if text not in problems[at]:
             problems[at].append(text)
             where[at] = source.problem(at, text, key=key, node=node, op=op)
+    for (at, label), names in absent.items():
+        keys = ", ".join(f"'{name}'" for name in names)
+        message = f"missing required key{'s' if len(names) > 1 else ''} {keys}"
+        text = f"{label}: {message}" if label else message
+        problems.setdefault(at, []).append(text)
+        where[at] = source.problem(at, text, node=node, op=op)
     out = []
     for at, texts in problems.items():
         base_problem = where[at]

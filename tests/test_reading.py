@@ -172,3 +172,8 @@ def test_node_ids_are_plain_identifiers(bad_id):
             "nodes": [{"id": bad_id, "op": "relu", "inputs": ["X"]}], "outputs": [bad_id]}
     lines = error_lines(interpreter.load, spec)
     assert "nodes[0].id: a name is a letter or '_' followed by" in lines[0]
+
+
+def test_missing_keys_of_one_mapping_are_one_problem():
+    lines = error_lines(interpreter.loads, '{"version": 1}', "json", name="v.json")
+    assert lines == ["v.json:1:1: missing required keys 'name', 'inputs', 'nodes', 'outputs'"]
