@@ -7,15 +7,15 @@
 """
 from __future__ import annotations
 
-from .document import Spec
-from .errors import (DataError, FeedError, InternalError, InterpreterError, Problem, ShapeError,
+from .check.document import Spec
+from .core.errors import (DataError, FeedError, InternalError, InterpreterError, Problem, ShapeError,
                      SpecError, TrainingError)
-from .loader import load, loads
-from .network import Network
-from .registry import (Arg, Attrs, Context, Op, ParamDef, Sample, StateDef, all_ops, get_op,
+from .run.loader import load, loads
+from .run.network import Network
+from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, Sample, StateDef, all_ops, get_op,
                        register_op, unbroadcast)
-from .initializers import Init
-from .training import History, train
+from .ops.initializers import Init
+from .train.loop import History, train
 
 __version__ = "0.1.0"
 

@@ -16,8 +16,8 @@ from typing import Any, Sequence, TextIO
 
 import numpy as np
 
-from .errors import InternalError, InterpreterError, SpecError, TrainingError
-from .files import check_writable, write_atomically
+from .core.errors import InternalError, InterpreterError, SpecError, TrainingError
+from .core.files import check_writable, write_atomically
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("run", "predict"):
-        from .allocator import keep_freed_memory
+        from .run.allocator import keep_freed_memory
 
         keep_freed_memory()
     try:
@@ -146,9 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def command_predict(args: argparse.Namespace, out: TextIO) -> int:
-    from .data import spec_data
-    from .errors import DataError, Problem
-    from .loader import load
+    from .train.data import spec_data
+    from .core.errors import DataError, Problem
+    from .run.loader import load
 
     if args.json is not None:
         check_writable(args.json, "--json")
@@ -173,9 +173,9 @@ def command_predict(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def command_ops(args: argparse.Namespace, out: TextIO) -> int:
-    from . import loader  # noqa: F401  (registers the built-in ops)
-    from .opdocs import ops_markdown, summary
-    from .registry import all_ops
+    from . import ops  # noqa: F401  (registers the built-in ops)
+    from .ops.docs import ops_markdown, summary
+    from .ops.registry import all_ops
 
     if args.markdown:
         print(ops_markdown(), end="", file=out)
@@ -188,7 +188,7 @@ def command_ops(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def schema_text() -> str:
-    from .document import Spec
+    from .check.document import Spec
 
     schema = Spec.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -196,8 +196,8 @@ def schema_text() -> str:
 
 
 def command_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .data import spec_data
-    from .loader import load
+    from .train.data import spec_data
+    from .run.loader import load
 
     status = EXIT_OK
     for path in args.specs:
@@ -220,9 +220,9 @@ def command_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .data import spec_data
-    from .loader import load
-    from .training import settings, train
+    from .train.data import spec_data
+    from .run.loader import load
+    from .train.loop import settings, train
 
     for flag, path in (("--json", args.json), ("--save", args.save)):
         if path is not None:

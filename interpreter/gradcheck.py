@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import Context, Gen, Op, Sample
+from .ops.registry import Context, Gen, Op, Sample
 
 # numpy demotes 0-d results of arithmetic to scalars, which carry shape and dtype too.
 ARRAY = (np.ndarray, np.generic)

@@ -13,10 +13,10 @@ import pytest
 from pydantic import ValidationError
 
 import interpreter
-from interpreter.dims import Sym
-from interpreter.errors import ShapeError
+from interpreter.core.dims import Sym
+from interpreter.core.errors import ShapeError
 from interpreter.ops.special import erf, erfc, normal_cdf
-from interpreter.registry import Context, get_op
+from interpreter.ops.registry import Context, get_op
 
 from .conftest import ROOT
 
@@ -38,7 +38,7 @@ def run(op_name: str, *xs, g=None, **attrs):
 
 def test_split_modules_are_imported_by_the_package():
     """A fresh interpreter (no test imports) must register the ops of the split modules."""
-    code = ("import interpreter; from interpreter.registry import get_op; "
+    code = ("import interpreter; from interpreter.ops.registry import get_op; "
             "print([n for n in ('softmax', 'log_softmax', 'nll', 'softmax_cross_entropy') "
             "if get_op(n) is None])")
     missing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -408,7 +408,7 @@ def test_a_network_range_checks_integer_labels_only():
 ])
 def test_cross_entropy_label_kinds_are_checked_before_running(labels, message):
     import interpreter
-    from interpreter.errors import SpecError
+    from interpreter.core.errors import SpecError
 
     text = f"""version: 1
 name: t

@@ -186,14 +186,14 @@ def test_predict_with_mismatched_weights(tmp_path, capsys):
 
 
 def test_docs_ops_md_is_up_to_date():
-    from interpreter.opdocs import ops_markdown
+    from interpreter.ops.docs import ops_markdown
 
     assert (ROOT / "docs" / "ops.md").read_text() == ops_markdown(), (
         "regenerate with: python -m interpreter ops --markdown > docs/ops.md")
 
 
 def test_ops_command_lists_every_op(capsys):
-    from interpreter.registry import all_ops
+    from interpreter.ops.registry import all_ops
 
     code, out, _ = run(["ops"], capsys)
     assert code == 0 and len(out.splitlines()) == len(all_ops())

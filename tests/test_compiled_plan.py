@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import interpreter
-from interpreter.document import AdamSpec, SGDSpec
-from interpreter.optimizers import make_optimizer
+from interpreter.check.document import AdamSpec, SGDSpec
+from interpreter.train.optimizers import make_optimizer
 
 from .conftest import SPECS
 
@@ -57,7 +57,7 @@ def test_generated_step_matches_the_plain_loops(optimizer):
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
 def test_every_spec_trains_identically_on_both_paths(path):
     plain, fast = interpreter.load(path), interpreter.load(path)
-    from interpreter.data import spec_data
+    from interpreter.train.data import spec_data
 
     batch = {k: v[:8] for k, v in spec_data(plain).items()}
     opt_plain = make_optimizer(plain.spec.train.optimizer, plain._param_arrays)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import interpreter
-from interpreter.errors import SpecError
-from interpreter.registry import Context, get_op
+from interpreter.core.errors import SpecError
+from interpreter.ops.registry import Context, get_op
 
 
 def forward(op_name: str, x: np.ndarray, attrs: dict, params=()):
@@ -330,7 +330,7 @@ def test_the_tiny_cnn_gradient_matches_finite_differences():
 
 def test_an_image_too_small_for_a_symbolic_size_is_a_feed_error():
     import interpreter
-    from interpreter.errors import FeedError
+    from interpreter.core.errors import FeedError
 
     net = interpreter.loads("""version: 1
 name: small

@@ -7,7 +7,7 @@ import pytest
 
 import interpreter
 from interpreter import FeedError, SpecError
-from interpreter.registry import Context, get_op
+from interpreter.ops.registry import Context, get_op
 
 
 def spec(nodes, inputs, outputs, loss="loss", dtype="float64"):

@@ -10,7 +10,7 @@ import pytest
 
 import interpreter
 from interpreter import gradcheck
-from interpreter.registry import all_ops
+from interpreter.ops.registry import all_ops
 
 CASES = [pytest.param(op, sample, id=f"{op.name}-{sample.name or i}")
          for op in all_ops() for i, sample in enumerate(op.samples)]
@@ -47,7 +47,7 @@ def test_every_op_is_documented_and_sampled(op):
 
 def test_the_contract_catches_a_wrong_gradient():
     """The check must be able to fail: a copy of relu with a wrong derivative."""
-    from interpreter.ops.builders import unary_op
+    from interpreter.ops._builders import unary_op
 
     broken = unary_op("broken_relu_for_test", lambda a, x: np.maximum(x, 0),
                       lambda a, x, out: 0.5 * (x >= 0), doc="x", kinks="x", avoid=(0.0,))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import interpreter
-from interpreter.errors import SpecError
-from interpreter.registry import all_ops
+from interpreter.core.errors import SpecError
+from interpreter.ops.registry import all_ops
 
 HEADER = """version: 1
 name: misuse

@@ -7,10 +7,10 @@ import time
 import pytest
 
 import interpreter
-from interpreter.errors import SpecError
-from interpreter.json_reader import read_json
-from interpreter.source import MAX_DEPTH, read_file
-from interpreter.yaml_reader import read_yaml
+from interpreter.core.errors import SpecError
+from interpreter.read.json_reader import read_json
+from interpreter.read.source import MAX_DEPTH, read_file
+from interpreter.read.yaml_reader import read_yaml
 
 XOR_TEXT = """version: 1
 name: t
@@ -108,7 +108,7 @@ def test_honest_aliases_work():
 
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
-    import interpreter.source as source_module
+    import interpreter.read.source as source_module
 
     monkeypatch.setattr(source_module, "MAX_FILE_BYTES", 1000)
     path = tmp_path / "big.yaml"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import interpreter
-from interpreter.errors import SpecError
-from interpreter.registry import Context, get_op
+from interpreter.core.errors import SpecError
+from interpreter.ops.registry import Context, get_op
 
 
 def located(text: str) -> list[str]:

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import interpreter
-from interpreter.data import spec_data
+from interpreter.train.data import spec_data
 from interpreter.gradcheck import check_network
-from interpreter.loader import build
-from interpreter.source import read_file
+from interpreter.run.loader import build
+from interpreter.read.source import read_file
 
 from .conftest import SPECS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interpreter.registry import Context, get_op
+from interpreter.ops.registry import Context, get_op
 
 from .torch_reference import compare
 

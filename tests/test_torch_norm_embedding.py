@@ -6,7 +6,7 @@ import pytest
 
 import interpreter
 from interpreter.gradcheck import materialize
-from interpreter.registry import get_op
+from interpreter.ops.registry import get_op
 
 from .torch_reference import compare
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import interpreter
-from interpreter.document import AdamSpec, SGDSpec
-from interpreter.errors import DataError, FeedError, TrainingError
-from interpreter.optimizers import SGD, Adam
+from interpreter.check.document import AdamSpec, SGDSpec
+from interpreter.core.errors import DataError, FeedError, TrainingError
+from interpreter.train.optimizers import SGD, Adam
 
 
 def regression(**train):

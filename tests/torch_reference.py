@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from interpreter.gradcheck import materialize
-from interpreter.registry import get_op
+from interpreter.ops.registry import get_op
 
 RESULTS: dict[str, float] = {}
 

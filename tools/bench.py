@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import interpreter  # noqa: E402
-from interpreter.optimizers import make_optimizer  # noqa: E402
+from interpreter.train.optimizers import make_optimizer  # noqa: E402
 from workloads import WORKLOADS, Workload  # noqa: E402
 
 
@@ -147,7 +147,7 @@ def main() -> int:
                   "kernel several times slower", file=sys.stderr)
 
     if args.keep_freed_memory:
-        from interpreter.allocator import keep_freed_memory
+        from interpreter.run.allocator import keep_freed_memory
 
         print(f"malloc tuned to keep freed memory: {keep_freed_memory()}")
     limiter = None

@@ -25,10 +25,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from interpreter.loader import analyse  # noqa: E402
-from interpreter.network import Network  # noqa: E402
-from interpreter.optimizers import make_optimizer  # noqa: E402
-from interpreter.source import read_file  # noqa: E402
+from interpreter.run.loader import analyse  # noqa: E402
+from interpreter.run.network import Network  # noqa: E402
+from interpreter.train.optimizers import make_optimizer  # noqa: E402
+from interpreter.read.source import read_file  # noqa: E402
 
 
 def chain(nodes: int) -> dict:
@@ -85,7 +85,7 @@ def measure(document: dict, folder: Path) -> dict[str, float]:
 
 
 def _sgd():
-    from interpreter.document import SGDSpec
+    from interpreter.check.document import SGDSpec
 
     return SGDSpec(name="sgd", lr=0.01)
 

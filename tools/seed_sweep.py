@@ -17,9 +17,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from interpreter.cli import _targets  # noqa: E402
-from interpreter.data import spec_data  # noqa: E402
-from interpreter.loader import build  # noqa: E402
-from interpreter.source import read_file  # noqa: E402
+from interpreter.train.data import spec_data  # noqa: E402
+from interpreter.run.loader import build  # noqa: E402
+from interpreter.read.source import read_file  # noqa: E402
 
 
 def main() -> int:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..dims import Shape, format_shape
-from ..errors import ShapeError
-from ..registry import Arg, Op, Sample, integers, normal, probabilities, register_op, uniform
+from ..core.dims import Shape, format_shape
+from ..core.errors import ShapeError
+from .registry import Arg, Op, Sample, integers, normal, probabilities, register_op, uniform
 from .losses import ReductionAttrs
 from .softmax import log_softmax
 

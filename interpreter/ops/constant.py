@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 from pydantic import Field, field_validator
 
-from ..literals import Nested, NotANumber, check_numbers
-from ..registry import Attrs, Op, Sample, register_op
+from ..core.literals import Nested, NotANumber, check_numbers
+from .registry import Attrs, Op, Sample, register_op
 
 class ConstantAttrs(Attrs):
     value: Nested = Field(description="A number, or nested lists of numbers forming a "

@@ -9,11 +9,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from pydantic import Field, model_validator
 
-from ..dims import Dim, format_shape, is_known
-from ..errors import ShapeError
-from ..fieldtypes import PadPair, SizePair
-from ..initializers import TORCH_BIAS, TORCH_WEIGHT
-from ..registry import Arg, Attrs, Op, ParamDef, Sample, normal, register_op
+from ..core.dims import Dim, format_shape, is_known
+from ..core.errors import ShapeError
+from ..core.fieldtypes import PadPair, SizePair
+from .initializers import TORCH_BIAS, TORCH_WEIGHT
+from .registry import Arg, Attrs, Op, ParamDef, Sample, normal, register_op
 
 
 

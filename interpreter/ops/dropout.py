@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..registry import Arg, Attrs, Op, Sample, normal, register_op
+from .registry import Arg, Attrs, Op, Sample, normal, register_op
 
 
 class DropoutAttrs(Attrs):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register_op
-from .builders import binary_op, default_binary_samples
+from .registry import register_op
+from ._builders import binary_op, default_binary_samples
 
 
 def _add_grads(a, b, out, g, needs):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..initializers import Init
-from ..registry import Arg, Attrs, Op, ParamDef, Sample, integers, register_op
+from .initializers import Init
+from .registry import Arg, Attrs, Op, ParamDef, Sample, integers, register_op
 
 
 class EmbeddingAttrs(Attrs):

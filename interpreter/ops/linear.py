@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..dims import format_shape, is_known
-from ..errors import ShapeError
-from ..initializers import TORCH_BIAS, TORCH_WEIGHT
-from ..registry import Arg, Attrs, Op, ParamDef, Sample, normal, register_op
+from ..core.dims import format_shape, is_known
+from ..core.errors import ShapeError
+from .initializers import TORCH_BIAS, TORCH_WEIGHT
+from .registry import Arg, Attrs, Op, ParamDef, Sample, normal, register_op
 
 
 class LinearAttrs(Attrs):

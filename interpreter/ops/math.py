@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..registry import Attrs, register_op
-from .builders import default_unary_samples, unary_op
+from .registry import Attrs, register_op
+from ._builders import default_unary_samples, unary_op
 
 
 def _neg(a, x):

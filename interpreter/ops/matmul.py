@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dims import broadcast_shapes, format_shape
-from ..errors import ShapeError
-from ..registry import Arg, Op, Sample, normal, register_op, unbroadcast
+from ..core.dims import broadcast_shapes, format_shape
+from ..core.errors import ShapeError
+from .registry import Arg, Op, Sample, normal, register_op, unbroadcast
 
 
 def matmul_shape(attrs, shapes):

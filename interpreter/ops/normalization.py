@@ -7,10 +7,10 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field, field_validator
 
-from ..dims import format_shape, is_known
-from ..errors import FeedError, ShapeError
-from ..initializers import Init
-from ..registry import Arg, Attrs, Op, ParamDef, Sample, StateDef, normal, register_op
+from ..core.dims import format_shape, is_known
+from ..core.errors import FeedError, ShapeError
+from .initializers import Init
+from .registry import Arg, Attrs, Op, ParamDef, Sample, StateDef, normal, register_op
 
 ONES = Init("ones")
 ZEROS = Init("zeros")

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ..initializers import Init
-from ..registry import Attrs, Op, ParamDef, Sample, register_op
+from .initializers import Init
+from .registry import Attrs, Op, ParamDef, Sample, register_op
 
 
 class ParameterAttrs(Attrs):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..fieldtypes import OptionalSizePair, PadPair, SizePair
-from ..registry import Arg, Attrs, Op, Sample, normal, register_op
+from ..core.fieldtypes import OptionalSizePair, PadPair, SizePair
+from .registry import Arg, Attrs, Op, Sample, normal, register_op
 from .conv import check_rank, col2im, offset_slices, pad, unpad, window_shape, windows
 
 

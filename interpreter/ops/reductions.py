@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..errors import ShapeError
-from ..registry import Arg, Attrs, Op, Sample, normal, register_op
+from ..core.errors import ShapeError
+from .registry import Arg, Attrs, Op, Sample, normal, register_op
 
 
 class ReduceAttrs(Attrs):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..dims import Sym, format_shape, is_known, product
-from ..errors import ShapeError
-from ..registry import Arg, Attrs, Op, Sample, normal, register_op
+from ..core.dims import Sym, format_shape, is_known, product
+from ..core.errors import ShapeError
+from .registry import Arg, Attrs, Op, Sample, normal, register_op
 
 
 class ReshapeAttrs(Attrs):

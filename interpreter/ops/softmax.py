@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..dims import format_shape
-from ..errors import ShapeError
-from ..registry import Arg, Attrs, Op, Sample, normal, register_op
+from ..core.dims import format_shape
+from ..core.errors import ShapeError
+from .registry import Arg, Attrs, Op, Sample, normal, register_op
 
 
 class SoftmaxAttrs(Attrs):

@@ -8,14 +8,14 @@ import os
 from collections.abc import Mapping
 from typing import Any, Iterator
 
-from .document import Spec
-from .errors import SpecError
-from .graph import build_graph
-from .inference import DEFAULT_MAX_BYTES, infer
+from ..check.document import Spec
+from ..core.errors import SpecError
+from ..check.graph import build_graph
+from ..check.inference import DEFAULT_MAX_BYTES, infer
 from .network import Network
-from .source import SourceMap, read_file, read_text
-from .validation import validate_document, validate_nodes
-from . import ops as _ops  # noqa: F401  (registers the built-in ops)
+from ..read.source import SourceMap, read_file, read_text
+from ..check.validation import validate_document, validate_nodes
+from .. import ops as _ops  # noqa: F401  (registers the built-in ops)
 
 
 def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .document import AdamSpec, SGDSpec
+from ..check.document import AdamSpec, SGDSpec
 
 
 class Optimizer:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
 
-from .fieldtypes import FloatPair
+from ..core.fieldtypes import FloatPair
 
 # fullmatch, not match with $: "$" also matches before a trailing newline.
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dims import Shape, dim_from_spec, format_shape, is_known
+from ..core.dims import Shape, dim_from_spec, format_shape, is_known
 from .document import Spec
-from .errors import InternalError, Problem, ShapeError
+from ..core.errors import InternalError, Problem, ShapeError
 from .graph import Graph
-from .source import SourceMap
+from ..read.source import SourceMap
 
 DEFAULT_MAX_BYTES = 4 * 2**30
 

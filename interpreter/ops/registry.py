@@ -24,7 +24,7 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .dims import Shape
+from ..core.dims import Shape
 from .initializers import Init
 
 ArgKind = Literal["float", "int", "any"]

@@ -9,9 +9,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .data import check_data, spec_data
-from .document import AdamSpec, SGDSpec, TrainSpec
-from .errors import Problem, TrainingError
-from .network import Network
+from ..check.document import AdamSpec, SGDSpec, TrainSpec
+from ..core.errors import Problem, TrainingError
+from ..run.network import Network
 from .optimizers import make_optimizer
 
 

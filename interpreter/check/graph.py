@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .document import Spec
-from .errors import Problem
-from .registry import suggest
-from .source import SourceMap
+from ..core.errors import Problem
+from ..ops.registry import suggest
+from ..read.source import SourceMap
 from .validation import CheckedNode
 
 

@@ -10,11 +10,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .dims import Sym, format_shape
-from .errors import FeedError
-from .inference import TensorType
+from ..core.dims import Sym, format_shape
+from ..core.errors import FeedError
+from ..check.inference import TensorType
 from .plan import Step
-from .registry import suggest
+from ..ops.registry import suggest
 
 
 class FeedChecker:

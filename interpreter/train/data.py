@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, FeedError
-from .literals import numeric_array
-from .network import Network
+from ..core.errors import DataError, FeedError
+from ..core.literals import numeric_array
+from ..run.network import Network
 
 
 def spec_data(net: Network) -> dict[str, np.ndarray]:

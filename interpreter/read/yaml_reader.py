@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem, SpecError
+from ..core.errors import Problem, SpecError
 from .source import MAX_ALIAS_VALUES, MAX_DEPTH, SourceMap
 
 try:  # libyaml's parser is much faster; its event stream is the same

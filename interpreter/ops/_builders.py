@@ -9,9 +9,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..dims import Shape, broadcast_shapes, format_shape
-from ..errors import ShapeError
-from ..registry import Arg, Attrs, Context, Gen, NoAttrs, Op, Sample, normal, unbroadcast
+from ..core.dims import Shape, broadcast_shapes, format_shape
+from ..core.errors import ShapeError
+from .registry import Arg, Attrs, Context, Gen, NoAttrs, Op, Sample, normal, unbroadcast
 
 
 def _named(fn: Callable, name: str) -> Callable:

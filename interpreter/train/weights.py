@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, Problem
-from .files import write_atomically
-from .registry import suggest
+from ..core.errors import DataError, Problem
+from ..core.files import write_atomically
+from ..ops.registry import suggest
 
 
 def save_weights(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:

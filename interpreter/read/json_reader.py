@@ -12,7 +12,7 @@ import json.decoder
 import re
 from typing import Any
 
-from .errors import Problem, SpecError
+from ..core.errors import Problem, SpecError
 from .source import MAX_DEPTH, SourceMap
 
 _WS = re.compile(r"[ \t\n\r]*")

@@ -15,11 +15,11 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from .document import NodeSpec, Spec
-from .errors import Problem, SpecError
-from .initializers import INITIALIZERS, Options
-from .literals import numeric_array
-from .registry import Attrs, Op, get_op, all_ops, suggest
-from .source import SourceMap
+from ..core.errors import Problem, SpecError
+from ..ops.initializers import INITIALIZERS, Options
+from ..core.literals import numeric_array
+from ..ops.registry import Attrs, Op, get_op, all_ops, suggest
+from ..read.source import SourceMap
 
 
 @dataclass

@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import InternalError
-from .registry import Context, Op
+from ..core.errors import InternalError
+from ..ops.registry import Context, Op
 
 
 class Step:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Problem, SpecError
+from ..core.errors import Problem, SpecError
 
 Path_ = tuple  # a data path: ("nodes", 2, "attrs", "out_features")
 

@@ -10,16 +10,18 @@ from typing import Any, Callable, Iterator
 import networkx as nx
 import numpy as np
 
-from . import codegen, initializers, weights
-from .document import Spec
-from .errors import FeedError, Problem, ShapeError
+from . import codegen
+from ..ops import initializers
+from ..train import weights
+from ..check.document import Spec
+from ..core.errors import FeedError, Problem, ShapeError
 from .feeds import FeedChecker
-from .graph import Graph
-from .inference import Types
+from ..check.graph import Graph
+from ..check.inference import Types
 from .plan import (BackwardProgram, Step, backward_program, make_checker, run_backward,
                    run_forward)
-from .registry import Context, suggest
-from .source import SourceMap
+from ..ops.registry import Context, suggest
+from ..read.source import SourceMap
 
 
 class Parameters(Mapping):
@@ -245,7 +247,7 @@ class Network:
 
     def train(self, data: Mapping[str, Any] | None = None, **options: Any):
         """Train in place; see `interpreter.training.train` for the options."""
-        from .training import train
+        from ..train.loop import train
 
         return train(self, data, **options)
 
@@ -301,8 +303,8 @@ class Network:
         """The generated Python of a compiled plan ("train", "predict" or "evaluate"),
         for reading and debugging."""
         if kind == "train":
-            from .document import SGDSpec
-            from .optimizers import make_optimizer
+            from ..check.document import SGDSpec
+            from ..train.optimizers import make_optimizer
 
             return self._compile_train(make_optimizer(SGDSpec(name="sgd", lr=1.0),
                                                       self._param_arrays)).source

@@ -40,7 +40,7 @@ def _type_name(annotation: Any) -> str:
 
 
 def _field_type(field: Any) -> str:
-    from .fieldtypes import int_to_pair
+    from ..core.fieldtypes import int_to_pair
 
     if any(getattr(m, "func", None) is int_to_pair for m in field.metadata):
         # Sizes: an int, or a [height, width] pair (null where the field allows it).
