@@ -7,7 +7,7 @@ import pytest
 
 from interpreter.cli import main
 
-from .conftest import DATA, ROOT
+from ..conftest import DATA, ROOT
 
 BAD = sorted(p for p in (DATA / "bad").iterdir() if p.suffix in (".yaml", ".json"))
 GOOD = sorted(p for p in (DATA / "good").iterdir() if p.suffix in (".yaml", ".json"))

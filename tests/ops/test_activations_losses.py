@@ -18,7 +18,7 @@ from interpreter.core.errors import ShapeError
 from interpreter.ops.special import erf, erfc, normal_cdf
 from interpreter.ops.registry import Context, get_op
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 DTYPES = [np.float64, np.float32]
 

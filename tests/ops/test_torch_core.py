@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from .torch_reference import compare  # noqa: E402
+from ..torch_reference import compare  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

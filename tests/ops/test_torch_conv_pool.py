@@ -6,7 +6,7 @@ import pytest
 
 from interpreter.ops.registry import Context, get_op
 
-from .torch_reference import compare
+from ..torch_reference import compare
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -8,7 +8,7 @@ import interpreter
 from interpreter.gradcheck import materialize
 from interpreter.ops.registry import get_op
 
-from .torch_reference import compare
+from ..torch_reference import compare
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -8,7 +8,7 @@ import interpreter
 from interpreter.check.document import AdamSpec, SGDSpec
 from interpreter.train.optimizers import make_optimizer
 
-from .conftest import SPECS
+from ..conftest import SPECS
 
 
 def fan_out_spec():
