@@ -7,21 +7,21 @@
 """
 from __future__ import annotations
 
+from .api import Network, load, loads
 from .check.document import Spec
-from .core.errors import (DataError, FeedError, InternalError, InterpreterError, Problem, ShapeError,
-                     SpecError, TrainingError)
-from .run.loader import load, loads
-from .run.network import Network
-from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, Sample, StateDef, all_ops, get_op,
-                       register_op, unbroadcast)
+from .core.errors import (DataError, FeedError, InternalError, InterpreterError, Problem,
+                          ShapeError, SpecError, TrainingError)
 from .ops.initializers import Init
-from .train.loop import History, train
+from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, StateDef, all_ops, get_op,
+                           register_op, unbroadcast)
+from .ops.samples import Sample
+from .train.loop import History
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Arg", "Attrs", "Context", "DataError", "FeedError", "Init", "InternalError",
+    "Arg", "Attrs", "Context", "DataError", "FeedError", "History", "Init", "InternalError",
     "InterpreterError", "Network", "Op", "ParamDef", "Problem", "Sample", "ShapeError", "Spec",
     "SpecError", "StateDef", "TrainingError", "all_ops", "get_op", "load", "loads",
-    "register_op", "train", "History", "unbroadcast",
+    "register_op", "unbroadcast",
 ]

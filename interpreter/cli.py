@@ -1,7 +1,8 @@
 """The command line: `python -m interpreter run|validate SPEC` (also installed as `nnspec`).
 
-Exit codes: 0 success; 1 invalid input (spec, data, files); 2 usage error; 3 training
-stopped on a non-finite loss; 4 internal error (a bug); 130 interrupted.
+Exit codes (`core.errors.ExitCode`): 0 success; 1 invalid input (spec, data, files, a
+plugin); 2 usage error; 3 training stopped on non-finite numbers; 4 internal error (a bug);
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ from typing import Any, Sequence, TextIO
 
 import numpy as np
 
-from .core.errors import InternalError, InterpreterError, SpecError, TrainingError
+from .core.errors import (ExitCode, InternalError, InterpreterError, SpecError,
+                          TrainingError)
 from .core.files import check_writable, write_atomically
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTED = (
-    0, 1, 2, 3, 4, 130)
 
 
 def _whole_number(minimum: int):
@@ -54,12 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m interpreter",
         description="Validate, train and run neural networks written as YAML/JSON graph specs.",
-        epilog="exit codes: 0 ok, 1 invalid input, 2 usage error, 3 training diverged, "
-               "4 internal error, 130 interrupted")
+        epilog="exit codes: 0 ok, 1 invalid input, 2 usage error, 3 non-finite numbers in "
+               "training, 4 internal error, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Every command that reads specs or lists ops can first import op plugins.
+    plugins = argparse.ArgumentParser(add_help=False)
+    plugins.add_argument("--plugin", metavar="MODULE", action="append", default=[],
+                         help="import this module (or nnspec.ops entry point) first, to "
+                         "register its ops; repeatable")
 
-    run = commands.add_parser("run", help="train a spec as its train: section says",
+    run = commands.add_parser("run", parents=[plugins], help="train a spec as its train: section says",
                               description="Train SPEC as its train: section says; print "
                               "progress, the final loss and the outputs beside the targets.")
     run.add_argument("spec", metavar="SPEC", help="a .yaml, .yml or .json spec file")
@@ -71,12 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="PATH", type=Path,
                      help="also write a machine-readable summary to PATH")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final loss")
+    run.add_argument("--check", action="store_true",
+                     help="check every step: each value and gradient as it is made (shapes, "
+                     "dtypes, finiteness), failures naming the node; slower")
     run.add_argument("--load", metavar="WEIGHTS", type=Path,
                      help="start from the weights in this .npz (from --save)")
     run.add_argument("--save", metavar="WEIGHTS", type=Path,
                      help="after training, save parameters and state to this .npz")
 
-    predict = commands.add_parser("predict", help="run a trained spec on data",
+    predict = commands.add_parser("predict", parents=[plugins], help="run a trained spec on data",
                                   description="Run SPEC in eval mode on data and print (or "
                                   "--json write) its outputs.")
     predict.add_argument("spec", metavar="SPEC", help="a .yaml, .yml or .json spec file")
@@ -88,13 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", metavar="PATH", type=Path,
                          help="write the outputs to PATH as JSON")
 
-    validate = commands.add_parser("validate", help="check specs without running them",
+    validate = commands.add_parser("validate", parents=[plugins], help="check specs without running them",
                                    description="Check each SPEC (document, ops, graph, "
                                    "shapes, training data) and print every problem as "
                                    "FILE:LINE:COL: node 'ID' (OP): message.")
     validate.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to check")
 
-    ops = commands.add_parser("ops", help="list the registered ops",
+    ops = commands.add_parser("ops", parents=[plugins], help="list the registered ops",
                               description="List the registered ops, or print their full "
                               "reference (docs/ops.md) with --markdown.")
     ops.add_argument("--markdown", action="store_true", help="the full reference in Markdown")
@@ -113,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         keep_freed_memory()
     try:
+        for name in getattr(args, "plugin", []):
+            from .ops.plugins import load_plugin
+
+            load_plugin(name)
         if args.command == "run":
             return command_run(args, sys.stdout, sys.stderr)
         if args.command == "predict":
@@ -121,55 +132,49 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_ops(args, sys.stdout)
         if args.command == "schema":
             print(schema_text(), end="")
-            return EXIT_OK
+            return ExitCode.OK
         return command_validate(args, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`| head`); stop quietly without a second error at exit.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        return EXIT_OK
+        return ExitCode.OK
     except InterpreterError as exc:
         located = isinstance(exc, SpecError) or getattr(exc, "problem", None) is not None
         print(str(exc) if located else f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except InternalError as exc:
         print(f"internal error (a bug; please report it): {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("INTERPRETER_DEBUG"):
             raise
         print(f"internal error (a bug; please report it): {type(exc).__name__}: {exc}\n"
               "set INTERPRETER_DEBUG=1 to see the traceback", file=sys.stderr)
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
 
 
 def command_predict(args: argparse.Namespace, out: TextIO) -> int:
+    from .api import load
+    from .read.npz import load_npz
     from .train.data import spec_data
-    from .core.errors import DataError, Problem
-    from .run.loader import load
 
     if args.json is not None:
         check_writable(args.json, "--json")
-    net = load(args.spec)
+    net = load(args.spec, data=args.data is None)
     net.load_weights(args.weights)
     if args.data is None:
         data = spec_data(net)
     else:
-        try:
-            with np.load(args.data, allow_pickle=False) as archive:
-                data = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError) as exc:
-            message = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
-            raise DataError([Problem(f"cannot read data: {message}", str(args.data))]) from None
-        data = {k: v for k, v in data.items() if k in net.inputs}
+        data = {k: v for k, v in load_npz(args.data, "data").items() if k in net.inputs}
     outputs = net.predict(data)
     if args.json is not None:
         _write_json(args.json, {k: v.tolist() for k, v in outputs.items()})
     else:
         _print_table(out, outputs, {}, limit=20)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def command_ops(args: argparse.Namespace, out: TextIO) -> int:
@@ -179,12 +184,12 @@ def command_ops(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.markdown:
         print(ops_markdown(), end="", file=out)
-        return EXIT_OK
+        return ExitCode.OK
     ops = all_ops()
     width = max(len(op.name) for op in ops)
     for op in ops:
         print(f"{op.name:<{width}}  {summary(op)}", file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def schema_text() -> str:
@@ -196,21 +201,18 @@ def schema_text() -> str:
 
 
 def command_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .train.data import spec_data
-    from .run.loader import load
+    from .api import load
 
-    status = EXIT_OK
+    status = ExitCode.OK
     for path in args.specs:
         try:
             net = load(path)
-            if net.spec.train is not None:
-                spec_data(net)
         except SpecError as exc:
             for problem in exc.problems + exc.warnings:
                 print(problem, file=out)
             count = len(exc.problems)
             print(f"{path}: invalid ({count} error{'s' if count != 1 else ''})", file=err)
-            status = EXIT_INVALID
+            status = ExitCode.INVALID
             continue
         for warning in net.warnings:
             print(warning, file=out)
@@ -220,14 +222,14 @@ def command_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .api import load
     from .train.data import spec_data
-    from .run.loader import load
     from .train.loop import settings, train
 
     for flag, path in (("--json", args.json), ("--save", args.save)):
         if path is not None:
             check_writable(path, flag)
-    net = load(args.spec, seed=args.seed)
+    net = load(args.spec, seed=args.seed, check=args.check)
     if args.load is not None:
         net.load_weights(args.load)
     for warning in net.warnings:
@@ -269,7 +271,7 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     outputs = net.predict(data)
     print(f"final loss {history.final_loss:.6g} ({history.epochs} epochs, {history.steps} "
           f"steps, {seconds:.2f} s)", file=out)
-    targets = _targets(net, data)
+    targets = loss_targets(net, data)
     if not args.quiet:
         print(file=out)
         print("outputs on the training data:", file=out)
@@ -283,23 +285,20 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "outputs": {k: v.tolist() for k, v in outputs.items()},
             "targets": {k: v.tolist() for k, v in targets.items()},
         })
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def _targets(net: Any, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The graph inputs the loss compares outputs with (its non-differentiable args)."""
+def loss_targets(net: Any, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The graph inputs the loss compares outputs with: the loss node's own inputs after
+    its first (the prediction) that are graph inputs."""
     if net.loss is None:
         return {}
-    node = net._graph.by_id[net.loss]
-    found = {}
-    for position, ref in enumerate(node.spec.inputs):
-        if not node.op.arg(position).differentiable and ref in data:
-            found[ref] = data[ref]
-    return found
+    node = net.spec.nodes[[n.id for n in net.spec.nodes].index(net.loss)]
+    return {ref: data[ref] for ref in node.inputs[1:] if ref in data and ref in net.inputs}
 
 
 def _print_table(out: TextIO, outputs: dict[str, np.ndarray],

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .ops.registry import Context, Gen, Op, Sample
+from .ops.registry import Context, Op
+from .ops.samples import Gen, Sample
 
 # numpy demotes 0-d results of arithmetic to scalars, which carry shape and dtype too.
 ARRAY = (np.ndarray, np.generic)

@@ -7,7 +7,7 @@ import pytest
 import interpreter
 from interpreter.train.data import spec_data
 from interpreter.gradcheck import check_network
-from interpreter.run.loader import build
+from interpreter.api import build
 from interpreter.read.source import read_file
 
 from .conftest import SPECS

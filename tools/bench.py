@@ -36,19 +36,22 @@ from workloads import WORKLOADS, Workload  # noqa: E402
 def interpreter_step(net: Any, batch: dict[str, np.ndarray]) -> Callable[[], float]:
     """The step the training loop runs: forward, backward, update on a validated batch."""
     arrays = net.check_feeds(batch, net.training_inputs())
-    optimizer = make_optimizer(net.spec.train.optimizer, net._param_arrays)
-    first = [True]  # as in training, the first step checks every gradient's shape
+    args = [arrays[name] for name in net.training_inputs()]
+    optimizer = make_optimizer(net.spec.train.optimizer, net.params.arrays)
+    # As in training, the first step runs in check mode, the rest plain.
+    steps = [net.compile_step(optimizer.update, check=True), net.compile_step(optimizer.update)]
 
     def step() -> float:
-        check = first[0]
-        first[0] = False
-        return net._train_step(arrays, optimizer, check=check)
+        loss = steps[0](*args)
+        if len(steps) > 1:
+            steps.pop(0)
+        return loss
 
     return step
 
 
 def build(workload: Workload, with_torch: bool) -> tuple[dict[str, Callable[[], float]], Any]:
-    nets = [interpreter.load(workload.spec, seed=0) for _ in range(3)]
+    nets = [interpreter.load(workload.spec, seed=0, data=False) for _ in range(3)]
     start = {k: v.copy() for k, v in nets[0].params.items()}
     steps = {"interpreter": interpreter_step(nets[0], workload.batch)}
     hand_params = {k: v.copy() for k, v in start.items()}
@@ -61,7 +64,7 @@ def build(workload: Workload, with_torch: bool) -> tuple[dict[str, Callable[[], 
 
 def check_agreement(workload: Workload) -> float:
     """Both implementations from the same start: the losses of 5 steps must agree."""
-    net = interpreter.load(workload.spec, seed=0)
+    net = interpreter.load(workload.spec, seed=0, data=False)
     hand = workload.hand({k: v.copy() for k, v in net.params.items()}, workload.batch,
                          workload.lr)
     ours = interpreter_step(net, workload.batch)

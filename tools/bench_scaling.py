@@ -25,8 +25,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from interpreter.run.loader import analyse  # noqa: E402
-from interpreter.run.network import Network  # noqa: E402
+from interpreter.api import compile_network  # noqa: E402
+from interpreter.check.analysis import analyse  # noqa: E402
 from interpreter.train.optimizers import make_optimizer  # noqa: E402
 from interpreter.read.source import read_file  # noqa: E402
 
@@ -69,16 +69,15 @@ def measure(document: dict, folder: Path) -> dict[str, float]:
         started = time.perf_counter()
         data, source = read_file(path)
         read = time.perf_counter()
-        spec, graph, types = analyse(data, source)
+        analysis = analyse(data, source)
         analysed = time.perf_counter()
-        net = Network(spec, source, graph, types)
+        net = compile_network(analysis)
         built = time.perf_counter()
     finally:
         if collecting:
             gc.enable()
-    optimizer = make_optimizer(_sgd(), net._param_arrays)
-    batch = {"X": np.ones((4, 8), dtype=np.float32)}
-    net._train_step(batch, optimizer, check=False)
+    optimizer = make_optimizer(_sgd(), net.params.arrays)
+    net.compile_step(optimizer.update)(np.ones((4, 8), dtype=np.float32))
     compiled = time.perf_counter()
     return {"read": read - started, "validate": analysed - read, "build": built - analysed,
             "load_total": built - started, "first_step": compiled - built}

@@ -16,9 +16,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from interpreter.cli import _targets  # noqa: E402
+from interpreter.cli import loss_targets  # noqa: E402
 from interpreter.train.data import spec_data  # noqa: E402
-from interpreter.run.loader import build  # noqa: E402
+from interpreter.api import build  # noqa: E402
 from interpreter.read.source import read_file  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main() -> int:
         net.initialize(seed)
         history = net.train(seed=seed)
         outputs = net.predict(arrays)
-        targets = _targets(net, arrays)
+        targets = loss_targets(net, arrays)
         close = all(np.abs(o - t).max() <= args.atol
                     for o, t in zip(outputs.values(), targets.values()))
         if not (history.final_loss < args.loss_below and close):

@@ -344,8 +344,8 @@ def torch_mlp_factory(loss_kind: str):
         import torch
 
         layers = []
-        linear_nodes = [s for s in net._steps if s.op.name == "linear"]
-        for step in net._steps:
+        linear_nodes = [s for s in net.plan.steps if s.op.name == "linear"]
+        for step in net.plan.steps:
             if step.op.name == "linear":
                 W = p[f"{step.node}.W"]
                 layer = torch.nn.Linear(W.shape[0], W.shape[1], dtype=_torch_dtype(W))

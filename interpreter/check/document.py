@@ -10,25 +10,22 @@ infinite.
 """
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
 
 from ..core.fieldtypes import FloatPair
-
-# fullmatch, not match with $: "$" also matches before a trailing newline.
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+from ..core.names import IDENTIFIER
 
 
-def _identifier(value: Any) -> str:
+def identifier(value: Any) -> str:
     if isinstance(value, str) and IDENTIFIER.fullmatch(value):
         return value
     raise ValueError("a name is a letter or '_' followed by letters, digits or '_', "
                      f"not {value!r}")
 
 
-Identifier = Annotated[str, PlainValidator(_identifier, json_schema_input_type=str)]
+Identifier = Annotated[str, PlainValidator(identifier, json_schema_input_type=str)]
 
 
 def _dim(value: Any) -> int | str:

@@ -12,7 +12,7 @@ import networkx as nx
 
 from .document import Spec
 from ..core.errors import Problem
-from ..ops.registry import suggest
+from ..core.names import suggest
 from ..read.source import SourceMap
 from .validation import CheckedNode
 
@@ -26,15 +26,27 @@ class Graph:
     by_id: dict[str, CheckedNode]
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    needed: set[str] = field(default_factory=set)  # the nodes the outputs and loss need
+
+    def ancestors(self, node: str) -> set[str]:
+        """Every node `node` depends on."""
+        return nx.ancestors(self.digraph, node)
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap) -> Graph:
+def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap,
+                broken: set[str] = frozenset(), broken_sections: set[str] = frozenset()
+                ) -> Graph:
     """Build the DiGraph and run the structural checks (names, references, arity, cycles,
-    outputs, loss, unused nodes)."""
+    outputs, loss, unused nodes).
+
+    `broken` names inputs and nodes whose entries stage one rejected: references to them
+    are not reported again, and what depends on them is left out of later checks. The
+    order is computed whenever there is no cycle, so shape inference can check the rest.
+    """
     problems: list[Problem] = []
     warnings: list[Problem] = []
     digraph = nx.DiGraph()
@@ -69,18 +81,21 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap) -> Grap
                 problems.append(source.problem(node.path + ("inputs",), f"takes {need} "
                                                f"({wanted or 'none'}), got {count}",
                                                node=node.id, op=op_name))
+                node.op = None  # its shape rule would only fail again: leave it out
         for position, ref in enumerate(node.spec.inputs):
             if ref in by_id:
                 digraph.add_edge(ref, node.id)
-            elif ref not in spec.inputs:
+            elif ref not in spec.inputs and ref not in broken:
                 problems.append(source.problem(node.path + ("inputs", position),
                                                f"input '{ref}' is neither a node nor a graph "
                                                "input" + suggest(ref, names), node=node.id,
                                                op=op_name))
 
+    cyclic = False
     for component in nx.strongly_connected_components(digraph):
         if len(component) == 1 and not digraph.has_edge(*(2 * tuple(component))):
             continue
+        cyclic = True
         start = min(component, key=lambda n: by_id[n].index)
         cycle = [edge[0] for edge in nx.find_cycle(digraph.subgraph(component), source=start)]
         first = by_id[start]
@@ -88,31 +103,36 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap) -> Grap
             cycle + [cycle[0]]), node=start, op=first.op.name if first.op else None))
 
     targets: list[str] = []
-    for position, name in enumerate(spec.outputs):
-        if name in by_id:
-            targets.append(name)
-        else:
-            what = "is a graph input, not a node" if name in spec.inputs else "names no node"
-            problems.append(source.problem(("outputs", position), f"output '{name}' {what}"
-                                           + suggest(name, list(by_id))))
-    if spec.loss is None and spec.train is not None:
+    if "outputs" not in broken_sections:
+        for position, name in enumerate(spec.outputs):
+            if name in by_id:
+                targets.append(name)
+            elif name not in broken:
+                what = ("is a graph input, not a node" if name in spec.inputs
+                        else "names no node")
+                problems.append(source.problem(("outputs", position), f"output '{name}' {what}"
+                                               + suggest(name, list(by_id))))
+    has_train = spec.train is not None or "train" in broken_sections
+    if spec.loss is None and has_train and "loss" not in broken_sections:
         problems.append(source.problem(("train",), "a spec with a train: section needs a "
                                        "loss: name the scalar node training minimises",
                                        key=True))
     if spec.loss is not None:
         if spec.loss in by_id:
             targets.append(spec.loss)
-        else:
+        elif spec.loss not in broken:
             problems.append(source.problem(("loss",), f"loss '{spec.loss}' names no node"
                                            + suggest(spec.loss, list(by_id))))
 
     order: list[CheckedNode] = []
-    if not problems:
+    needed: set[str] = set()
+    if not cyclic:
         order = [by_id[n] for n in
                  nx.lexicographical_topological_sort(digraph, key=lambda n: by_id[n].index)]
         needed = set(targets)
         for target in targets:
             needed |= nx.ancestors(digraph, target)
+    if not problems and not broken and not broken_sections:
         for node in order:
             if node.id not in needed:
                 warnings.append(source.problem(node.path + ("id",), "nothing depends on this "
@@ -127,4 +147,4 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap) -> Grap
                                                "used by the outputs or the loss",
                                                key=True, severity="warning"))
     warnings.sort(key=lambda p: (p.line or 0, p.column or 0))
-    return Graph(digraph, order, by_id, problems, warnings)
+    return Graph(digraph, order, by_id, problems, warnings, needed)

@@ -8,6 +8,7 @@ before anything is allocated: numpy "allocates" huge arrays lazily and fails muc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from .document import Spec
 from ..core.errors import InternalError, Problem, ShapeError
 from .graph import Graph
 from ..read.source import SourceMap
+from ..core.names import suggest
 
 DEFAULT_MAX_BYTES = 4 * 2**30
 
@@ -43,8 +45,10 @@ def _kind(dtype: np.dtype) -> str:
     return "float" if dtype.kind == "f" else "int"
 
 
-def infer(spec: Spec, graph: Graph, source: SourceMap,
-          max_bytes: int = DEFAULT_MAX_BYTES) -> Types:
+def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES,
+          shapes: dict[str, Shape] | None = None) -> Types:
+    """Types of every input, node, parameter and state tensor. `shapes` replaces some
+    inputs' declared shapes (with sizes bound by real data, to check the rules there)."""
     float_dtype = np.dtype(spec.dtype)
     types = Types()
     problems = types.problems
@@ -54,7 +58,9 @@ def infer(spec: Spec, graph: Graph, source: SourceMap,
             problems.append(source.problem(("inputs", name, "dtype"), f"input '{name}' is "
                                            f"{dtype} but the spec computes in {float_dtype}; "
                                            "a spec uses one float dtype"))
-        types.values[name] = TensorType(tuple(dim_from_spec(d) for d in decl.shape), dtype)
+        shape = (shapes[name] if shapes is not None and name in shapes
+                 else tuple(dim_from_spec(d) for d in decl.shape))
+        types.values[name] = TensorType(shape, dtype)
 
     for node in graph.order:
         op, attrs = node.op, node.attrs
@@ -111,8 +117,60 @@ def infer(spec: Spec, graph: Graph, source: SourceMap,
         if shape != ():
             problems.append(source.problem(("loss",), f"loss '{spec.loss}' must be a scalar, "
                                            f"but its shape is {format_shape(shape)}"))
+    _check_ties(graph, types, source)
     _check_budget(spec, graph, types, source, float_dtype, max_bytes)
     return types
+
+
+def _param_name(node_id: str, local: str) -> str:
+    return f"{node_id}.{local}" if local else node_id
+
+
+def _check_ties(graph: Graph, types: Types, source: SourceMap) -> None:
+    """A tied parameter names another node's parameter of the same shape, and no chain
+    of ties comes back to where it started."""
+    shapes = {_param_name(node_id, local): shape for node_id, params in types.params.items()
+              for local, shape in params.items()}
+    ties: dict[str, tuple[str, Any, Any]] = {}
+    for node in graph.order:
+        if node.id not in types.params:
+            continue
+        for local, start in node.starts.items():
+            if start.tie is None:
+                continue
+            key = local if local in types.params[node.id] else ""
+            own, target = _param_name(node.id, key), start.tie
+            where = dict(node=node.id, op=node.op.name if node.op else None)
+            if target not in shapes:
+                owner = target.split(".")[0]
+                if owner in graph.by_id and owner not in types.params:
+                    continue  # that node failed a check of its own, already reported
+                types.problems.append(source.problem(
+                    start.path, f"params.{local}.tie: no parameter '{target}'"
+                    + suggest(target, list(shapes)), **where))
+            elif target == own:
+                types.problems.append(source.problem(
+                    start.path, f"params.{local}.tie: a parameter cannot be tied to itself",
+                    **where))
+            elif shapes[target] != shapes[own]:
+                types.problems.append(source.problem(
+                    start.path, f"params.{local}.tie: '{target}' has shape "
+                    f"{format_shape(shapes[target])}, but this parameter is "
+                    f"{format_shape(shapes[own])}; tied parameters share one tensor",
+                    **where))
+            else:
+                ties[own] = (target, start, where)
+    for own in ties:
+        seen, name = [own], ties[own][0]
+        while name in ties and name not in seen:
+            seen.append(name)
+            name = ties[name][0]
+        if name == own:
+            target, start, where = ties[own]
+            if own == min(seen):  # report each cycle once
+                types.problems.append(source.problem(
+                    start.path, "ties form a cycle: " + " -> ".join(seen + [own])
+                    + "; one of them must hold the tensor", **where))
 
 
 def _check_budget(spec: Spec, graph: Graph, types: Types, source: SourceMap,

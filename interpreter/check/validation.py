@@ -7,19 +7,25 @@ the op (`node 'a1' (linear): attrs.out_features: ...`), never a list of union me
 """
 from __future__ import annotations
 
-import typing
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from .document import NodeSpec, Spec
+from .document import NodeSpec, Spec, TensorDecl, identifier
 from ..core.errors import Problem, SpecError
 from ..ops.initializers import INITIALIZERS, Options
 from ..core.literals import numeric_array
-from ..ops.registry import Attrs, Op, get_op, all_ops, suggest
+from ..ops.registry import Attrs, Op, get_op, all_ops
+from ..core.names import suggest
 from ..read.source import SourceMap
+from .errors_map import map_errors
+
+_STRICT = ConfigDict(strict=True, allow_inf_nan=False)
+# A tie names a parameter: `node.param`, or a parameter node's id.
+_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 
 @dataclass
@@ -30,6 +36,7 @@ class ParamStart:
     init: str | None = None
     options: Options | None = None
     value: np.ndarray | None = None
+    tie: str | None = None  # the name of another node's parameter this one uses
 
 
 @dataclass
@@ -51,181 +58,85 @@ class CheckedNode:
         return ("nodes", self.index)
 
 
-def _walk(data: Any, loc: tuple) -> tuple[tuple, list[str]]:
-    """Follow pydantic's `loc` through the data; return the data path and the loc parts
-    that were not in the data (union member tags, missing or unknown keys)."""
-    path: list[Any] = []
-    rest: list[str] = []
-    current = data
-    for part in loc:
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            path.append(part)
-            current = current[part]
-        else:
-            rest.append(str(part))
-    return tuple(path), rest
+@dataclass
+class Document:
+    """Stage one's result: the document's valid parts, assembled into a `Spec`, and what
+    was broken, so later checks can go on wherever a problem does not make them
+    meaningless (a reference to a broken node is not reported again as dangling)."""
+
+    spec: Spec
+    nodes: list[tuple[int, NodeSpec]]  # the valid nodes, with their position in the file
+    broken: set[str] = field(default_factory=set)  # ids and input names of invalid entries
+    broken_sections: set[str] = field(default_factory=set)  # e.g. {"train", "outputs"}
+    problems: list[Problem] = field(default_factory=list)
 
 
-def _label(path: tuple) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+_DEFAULTS = {"version": 1, "name": "", "description": "", "dtype": "float32",
+             "schema_": None, "loss": None, "train": None}
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys a model accepts at `loc` (for "unknown key" suggestions); best effort."""
-    annotation: Any = model
-    for part in loc:
-        annotation = _unwrap(annotation, part)
-        if annotation is None:
-            return []
-    annotation = _unwrap(annotation, None)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [f.alias or name for name, f in annotation.model_fields.items()]
-    return []
-
-
-def _unwrap(annotation: Any, part: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0], part)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        for member in typing.get_args(annotation):
-            found = _unwrap(member, part)
-            if found is not None:
-                return found
-        return None
-    if part is None:
-        return annotation
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        for name, f in annotation.model_fields.items():
-            if part in (name, f.alias):
-                return f.annotation
-        return None
-    if origin is list and isinstance(part, int):
-        return typing.get_args(annotation)[0]
-    if origin is dict:
-        return typing.get_args(annotation)[1]
-    return None
-
-
-def _message(error: dict[str, Any]) -> str:
-    message = error["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-    message = message[0].lower() + message[1:] if message else message
-    kind = error["type"]
-    value = error.get("input")
-    if kind.endswith("_type") or kind in ("literal_error", "enum", "finite_number"):
-        shown = repr(value)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        message += f", got {shown}"
-    if isinstance(value, str) and value.lower() in _YAML11_BOOLS and kind in (
-            "bool_type", "int_type", "float_type"):
-        message += " (YAML 1.2 reads yes/no/on/off as text: write true or false)"
-    return message
-
-
-_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
-
-
-def map_errors(exc: ValidationError, data: Any, source: SourceMap, base: tuple = (),
-               model: type[BaseModel] | None = None, label_base: tuple = (),
-               node: str | None = None, op: str | None = None) -> list[Problem]:
-    """Turn a pydantic ValidationError on `data` (found at `base` in the file) into problems."""
-    problems: dict[tuple, list[str]] = {}
-    where: dict[tuple, Problem] = {}
-    errors = exc.errors()
-    # A misspelt key shows up twice: as unknown, and as the missing key it meant. Report
-    # the unknown key alone, suggesting the missing one.
-    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
-    absent: dict[tuple, list[str]] = {}
-    misspelt: dict[tuple, str] = {}
-    for error in errors:
-        loc = tuple(error["loc"])
-        if error["type"] == "extra_forbidden":
-            wanted = [m[-1] for m in missing if m[:-1] == loc[:-1]]
-            close = suggest(str(loc[-1]), [str(w) for w in wanted])
-            if close:
-                meant = next(w for w in wanted if f"'{w}'" in close)
-                misspelt[loc] = str(meant)
-                missing.discard(loc[:-1] + (meant,))
-    for error in errors:
-        loc = tuple(error["loc"])
-        path, rest = _walk(data, loc)
-        kind = error["type"]
-        if kind == "missing":
-            if loc in missing:
-                # Several missing keys of one mapping make one problem, listing them all.
-                absent.setdefault((base + path, _label(label_base + path)), []).append(
-                    rest[-1] if rest else "value")
-            continue
-        elif kind == "extra_forbidden":
-            name = str(loc[-1])
-            path = _walk(data, loc[:-1])[0] + (name,)
-            allowed = _allowed_keys(model, loc[:-1]) if model is not None else []
-            if loc in misspelt:
-                message = f"unknown key '{name}' (did you mean '{misspelt[loc]}'?)"
-            else:
-                message = f"unknown key '{name}'" + suggest(name, allowed)
-                if allowed and not suggest(name, allowed):
-                    message += "; expected one of: " + ", ".join(allowed)
-            at, key = base + path, True
-        elif kind == "union_tag_invalid" and isinstance(error.get("input"), dict):
-            discriminator = error.get("ctx", {}).get("discriminator", "").strip("'")
-            path = path + ((discriminator,) if discriminator in error["input"] else ())
-            message = _message(error)
-            at, key = base + path, False
-        else:
-            message = _message(error)
-            at, key = base + path, False
-        labelled = label_base + (path[:-1] if kind == "extra_forbidden" else path)
-        label = _label(labelled)
-        text = f"{label}: {message}" if label else message
-        problems.setdefault(at, [])
-        if text not in problems[at]:
-            problems[at].append(text)
-            where[at] = source.problem(at, text, key=key, node=node, op=op)
-    for (at, label), names in absent.items():
-        keys = ", ".join(f"'{name}'" for name in names)
-        message = f"missing required key{'s' if len(names) > 1 else ''} {keys}"
-        text = f"{label}: {message}" if label else message
-        problems.setdefault(at, []).append(text)
-        where[at] = source.problem(at, text, node=node, op=op)
-    out = []
-    for at, texts in problems.items():
-        base_problem = where[at]
-        if len(texts) > 1:
-            base_problem = Problem("; or ".join(texts), base_problem.file, base_problem.line,
-                                   base_problem.column, node, op)
-        out.append(base_problem)
-    return out
-
-
-def validate_document(data: Any, source: SourceMap) -> Spec:
-    """Stage one: the whole document against `Spec`; raises SpecError with every problem."""
+def validate_document(data: Any, source: SourceMap) -> Document:
+    """Stage one: the document's structure. Every problem is reported; the valid parts
+    (each input, each node, each section) are kept for the later stages."""
     if not isinstance(data, dict):
-        raise SpecError([source.problem((), "a spec is a mapping with keys version, name, "
-                                        "inputs, nodes, outputs, ...")])
+        problem = source.problem((), "a spec is a mapping with keys version, name, inputs, "
+                                     "nodes, outputs, ...")
+        return Document(Spec.model_construct(**_DEFAULTS, inputs={}, nodes=[], outputs=[]),
+                        [], set(), {"inputs", "nodes", "outputs", "train"}, [problem])
     try:
-        return Spec.model_validate(data)
+        spec = Spec.model_validate(data)
+        return Document(spec, list(enumerate(spec.nodes)))
     except ValidationError as exc:
-        raise SpecError(map_errors(exc, data, source, model=Spec)) from None
+        problems = map_errors(exc, data, source, model=Spec)
+    # The problems are known; now salvage each part that is valid on its own.
+    values: dict[str, Any] = {}
+    broken: set[str] = set()
+    sections: set[str] = set()
+    for name, info in Spec.model_fields.items():
+        key = info.alias or name
+        if name in ("inputs", "nodes"):
+            continue
+        if key not in data:
+            values[name] = _DEFAULTS.get(name, [])
+            continue
+        try:
+            values[name] = TypeAdapter(Annotated[info.annotation, info],
+                                       config=_STRICT).validate_python(data[key])
+        except ValidationError:
+            values[name] = _DEFAULTS.get(name, [])
+            sections.add(key)
+    inputs: dict[str, TensorDecl] = {}
+    raw_inputs = data.get("inputs")
+    if isinstance(raw_inputs, dict):
+        for name, decl in raw_inputs.items():
+            try:
+                inputs[identifier(name)] = TensorDecl.model_validate(decl)
+            except (ValidationError, ValueError):
+                broken.add(str(name))
+    else:
+        sections.add("inputs")
+    nodes: list[tuple[int, NodeSpec]] = []
+    raw_nodes = data.get("nodes")
+    if isinstance(raw_nodes, list):
+        for index, raw in enumerate(raw_nodes):
+            try:
+                nodes.append((index, NodeSpec.model_validate(raw)))
+            except ValidationError:
+                if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                    broken.add(raw["id"])
+    else:
+        sections.add("nodes")
+    spec = Spec.model_construct(**values, inputs=inputs, nodes=[n for _, n in nodes])
+    return Document(spec, nodes, broken, sections, problems)
 
 
-def validate_nodes(spec: Spec, data: dict, source: SourceMap) -> tuple[list[CheckedNode],
-                                                                       list[Problem]]:
+def validate_nodes(document: Document, data: dict, source: SourceMap
+                   ) -> tuple[list[CheckedNode], list[Problem]]:
     """Stage two: each node's op, attrs and parameter starts. Returns nodes and problems."""
     nodes: list[CheckedNode] = []
     problems: list[Problem] = []
     known = [op.name for op in all_ops()]
-    for index, node_spec in enumerate(spec.nodes):
+    for index, node_spec in document.nodes:
         raw = data["nodes"][index]
         path = ("nodes", index)
         op = get_op(node_spec.op)
@@ -261,12 +172,26 @@ def _validate_starts(node: CheckedNode, raw: dict, source: SourceMap) -> list[Pr
                            + (suggest(local, list(names)) or "; it has: " + ", ".join(names)))
             problems.append(source.problem(path, message, key=True, node=node.id, op=op.name))
             continue
+        if isinstance(start, dict) and "tie" in start:
+            tie = start["tie"]
+            if set(start) != {"tie"}:
+                message = (f"params.{local}: a tied parameter takes its start from the one "
+                           f"it is tied to; give only 'tie'")
+                problems.append(source.problem(path, message, node=node.id, op=op.name))
+            elif not isinstance(tie, str) or not _PARAMETER_NAME.fullmatch(tie):
+                message = (f"params.{local}.tie: expected a parameter's name such as "
+                           f"'enc.W', got {tie!r}")
+                problems.append(source.problem(path + ("tie",), message, node=node.id,
+                                               op=op.name))
+            else:
+                node.starts[local] = ParamStart(path + ("tie",), tie=tie)
+            continue
         if isinstance(start, dict):
             init = start.get("init")
             if not isinstance(init, str) or init not in INITIALIZERS:
                 if init is None:
-                    message = (f"params.{local}: no 'init' key; give {{init: NAME, ...}} or "
-                               "literal values")
+                    message = (f"params.{local}: no 'init' key; give {{init: NAME, ...}}, "
+                               "{tie: NODE.PARAM} or literal values")
                 else:
                     close = suggest(str(init), list(INITIALIZERS))
                     message = (f"params.{local}: unknown initializer {init!r}" + (

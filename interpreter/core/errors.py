@@ -7,6 +7,18 @@ package or in an op a library user registered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What the command line's exit status means: the one definition."""
+
+    OK = 0
+    INVALID = 1  # invalid input: a spec, data, weights, a missing file or plugin
+    USAGE = 2  # a bad command line (argparse's own code)
+    NON_FINITE = 3  # training stopped on non-finite numbers (a loss; in check mode any value)
+    INTERNAL = 4  # a bug: in this package, or in a registered op's rules
+    INTERRUPTED = 130  # Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,7 @@ class Problem:
 class InterpreterError(Exception):
     """Base of every error caused by the user's input rather than by a bug."""
 
-    exit_code = 1
+    exit_code = ExitCode.INVALID
 
 
 class SpecError(InterpreterError):
@@ -67,16 +79,19 @@ class DataError(SpecError):
 
 
 class TrainingError(InterpreterError):
-    """Training that cannot go on: a non-finite loss or parameter.
+    """Numbers that stopped being finite: a training loss, or in check mode any value,
+    gradient or parameter. Nothing else raises it.
 
     `problem` locates it in the spec (the node where values stop being finite) when known.
     """
 
-    exit_code = 3
+    exit_code = ExitCode.NON_FINITE
 
-    def __init__(self, message: str, problem: Problem | None = None) -> None:
+    def __init__(self, message: str, problem: Problem | None = None, kind: str = "loss"
+                 ) -> None:
         super().__init__(message)
         self.problem = problem
+        self.kind = kind  # what was not finite: "loss", "value", "gradient" or "parameter"
         self.history: list[float] = []  # per-epoch losses before the stop
 
     def __str__(self) -> str:
@@ -85,6 +100,8 @@ class TrainingError(InterpreterError):
 
 class InternalError(Exception):
     """A broken invariant: a bug in this package or in a registered op's rules."""
+
+    exit_code = ExitCode.INTERNAL
 
 
 class ShapeError(Exception):

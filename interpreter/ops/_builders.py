@@ -11,7 +11,8 @@ import numpy as np
 
 from ..core.dims import Shape, broadcast_shapes, format_shape
 from ..core.errors import ShapeError
-from .registry import Arg, Attrs, Context, Gen, NoAttrs, Op, Sample, normal, unbroadcast
+from .registry import Arg, Attrs, Context, NoAttrs, Op, unbroadcast
+from .samples import Gen, Sample, normal
 
 
 def _named(fn: Callable, name: str) -> Callable:

@@ -14,7 +14,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from .registry import Attrs, Sample, normal, register_op, uniform
+from .registry import Attrs, register_op
+from .samples import Sample, normal, uniform
 from ._builders import default_unary_samples, unary_op
 from .special import normal_cdf
 

@@ -12,7 +12,8 @@ from pydantic import Field
 
 from ..core.dims import Shape, format_shape
 from ..core.errors import ShapeError
-from .registry import Arg, Op, Sample, integers, normal, probabilities, register_op, uniform
+from .registry import Arg, Op, register_op
+from .samples import Sample, integers, normal, probabilities, uniform
 from .losses import ReductionAttrs
 from .softmax import log_softmax
 

@@ -7,7 +7,8 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from ..core.literals import Nested, NotANumber, check_numbers
-from .registry import Attrs, Op, Sample, register_op
+from .registry import Attrs, Op, register_op
+from .samples import Sample
 
 class ConstantAttrs(Attrs):
     value: Nested = Field(description="A number, or nested lists of numbers forming a "

@@ -12,8 +12,9 @@ from pydantic import Field, model_validator
 from ..core.dims import Dim, format_shape, is_known
 from ..core.errors import ShapeError
 from ..core.fieldtypes import PadPair, SizePair
-from .initializers import TORCH_BIAS, TORCH_WEIGHT
-from .registry import Arg, Attrs, Op, ParamDef, Sample, normal, register_op
+from .initializers import TORCH_BIAS, TORCH_WEIGHT, fans_out_in
+from .registry import Arg, Attrs, Op, ParamDef, register_op
+from .samples import Sample, normal
 
 
 
@@ -145,12 +146,6 @@ def conv2d_bias_shape(a: Conv2dAttrs, shapes):
     return (a.out_channels,)
 
 
-def conv2d_fans(a: Conv2dAttrs, shapes):
-    # As torch: every output sees C_in/groups·kh·kw inputs; every input feeds out·kh·kw.
-    taps = a.kernel_size[0] * a.kernel_size[1]
-    return (_in_channels(a, shapes) // a.groups * taps, a.out_channels * taps)
-
-
 def conv2d_forward(ctx, xs, ps):
     a = ctx.attrs
     x, w = xs[0], ps[0]
@@ -243,10 +238,10 @@ CONV2D = register_op(Op(
     inputs=(Arg("X"),),
     attrs=Conv2dAttrs,
     params=(ParamDef("W", conv2d_weight_shape, TORCH_WEIGHT,
-                     "filters, (out_channels, C_in/groups, kh, kw)"),
+                     "filters, (out_channels, C_in/groups, kh, kw)", fans=fans_out_in),
             ParamDef("b", conv2d_bias_shape, TORCH_BIAS, "bias, (out_channels,)",
                      enabled_by="bias")),
-    shape=conv2d_shape, forward=conv2d_forward, vjp=conv2d_vjp, fans=conv2d_fans,
+    shape=conv2d_shape, forward=conv2d_forward, vjp=conv2d_vjp,
     reference=conv2d_reference,
     kinks="none: convolution is linear in X and in W, smooth everywhere.",
     samples=(

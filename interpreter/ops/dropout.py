@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from .registry import Arg, Attrs, Op, Sample, normal, register_op
+from .registry import Arg, Attrs, Op, register_op
+from .samples import Sample, normal
 
 
 class DropoutAttrs(Attrs):
@@ -56,7 +57,6 @@ DROPOUT = register_op(Op(
     inputs=(Arg("X"),),
     attrs=DropoutAttrs,
     shape=dropout_shape, forward=dropout_forward, vjp=dropout_vjp,
-    random=True,
     kinks="none: for a fixed mask the map is linear (the mask itself is not differentiated).",
     samples=(
         Sample((normal(4, 5),), {"p": 0.3}, name="train"),

@@ -5,7 +5,8 @@ import numpy as np
 from pydantic import Field
 
 from .initializers import Init
-from .registry import Arg, Attrs, Op, ParamDef, Sample, integers, register_op
+from .registry import Arg, Attrs, Op, ParamDef, register_op
+from .samples import Sample, integers
 
 
 class EmbeddingAttrs(Attrs):

@@ -157,13 +157,20 @@ TORCH_WEIGHT = Init("kaiming_uniform", {"a": math.sqrt(5.0)})
 TORCH_BIAS = Init("uniform_fan_in")
 
 
-def default_fans(shape: tuple[int, ...]) -> tuple[int, int]:
+def fans_in_out(shape: tuple[int, ...]) -> tuple[int, int]:
     """Fans of a weight in this project's (in, out) layout: rows feed, the last axis leaves."""
     if len(shape) == 0:
         return (1, 1)
     if len(shape) == 1:
         return (shape[0], shape[0])
     return (math.prod(shape[:-1]), shape[-1])
+
+
+def fans_out_in(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Fans of a filter bank in PyTorch's (out, in, *kernel) layout, as torch computes them:
+    every output sees in·kernel inputs, every input feeds out·kernel outputs."""
+    taps = math.prod(shape[2:])
+    return (shape[1] * taps, shape[0] * taps)
 
 
 def fill(init_name: str, options: Options, shape: tuple[int, ...], rng: np.random.Generator,

@@ -7,7 +7,8 @@ from pydantic import Field
 from ..core.dims import format_shape, is_known
 from ..core.errors import ShapeError
 from .initializers import TORCH_BIAS, TORCH_WEIGHT
-from .registry import Arg, Attrs, Op, ParamDef, Sample, normal, register_op
+from .registry import Arg, Attrs, Op, ParamDef, register_op
+from .samples import Sample, normal
 
 
 class LinearAttrs(Attrs):
@@ -45,10 +46,6 @@ def linear_weight_shape(a: LinearAttrs, shapes):
 
 def linear_bias_shape(a: LinearAttrs, shapes):
     return (1, a.out_features)
-
-
-def linear_fans(a: LinearAttrs, shapes):
-    return (_in_features(a, shapes), a.out_features)
 
 
 def linear_forward(ctx, xs, ps):
@@ -93,7 +90,7 @@ LINEAR = register_op(Op(
     attrs=LinearAttrs,
     params=(ParamDef("W", linear_weight_shape, TORCH_WEIGHT, "weights, (in, out)"),
             ParamDef("b", linear_bias_shape, TORCH_BIAS, "bias, (1, out)", enabled_by="bias")),
-    shape=linear_shape, forward=linear_forward, vjp=linear_vjp, fans=linear_fans,
+    shape=linear_shape, forward=linear_forward, vjp=linear_vjp,
     reference=linear_reference,
     kinks="none: linear is smooth everywhere.",
     samples=(

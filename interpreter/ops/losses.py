@@ -10,7 +10,8 @@ from pydantic import Field
 
 from ..core.dims import format_shape
 from ..core.errors import ShapeError
-from .registry import Arg, Attrs, Op, Sample, normal, register_op, uniform
+from .registry import Arg, Attrs, Op, register_op
+from .samples import Sample, normal, uniform
 from .activations import stable_sigmoid
 
 

@@ -5,7 +5,8 @@ import numpy as np
 
 from ..core.dims import broadcast_shapes, format_shape
 from ..core.errors import ShapeError
-from .registry import Arg, Op, Sample, normal, register_op, unbroadcast
+from .registry import Arg, Op, register_op, unbroadcast
+from .samples import Sample, normal
 
 
 def matmul_shape(attrs, shapes):

@@ -10,7 +10,8 @@ from pydantic import Field, field_validator
 from ..core.dims import format_shape, is_known
 from ..core.errors import FeedError, ShapeError
 from .initializers import Init
-from .registry import Arg, Attrs, Op, ParamDef, Sample, StateDef, normal, register_op
+from .registry import Arg, Attrs, Op, ParamDef, StateDef, register_op
+from .samples import Sample, normal
 
 ONES = Init("ones")
 ZEROS = Init("zeros")

@@ -6,7 +6,8 @@ from typing import Annotated
 from pydantic import Field
 
 from .initializers import Init
-from .registry import Attrs, Op, ParamDef, Sample, register_op
+from .registry import Attrs, Op, ParamDef, register_op
+from .samples import Sample
 
 
 class ParameterAttrs(Attrs):

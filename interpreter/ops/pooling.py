@@ -11,7 +11,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..core.fieldtypes import OptionalSizePair, PadPair, SizePair
-from .registry import Arg, Attrs, Op, Sample, normal, register_op
+from .registry import Arg, Attrs, Op, register_op
+from .samples import Sample, normal
 from .conv import check_rank, col2im, offset_slices, pad, unpad, window_shape, windows
 
 

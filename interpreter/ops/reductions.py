@@ -5,7 +5,8 @@ import numpy as np
 from pydantic import Field
 
 from ..core.errors import ShapeError
-from .registry import Arg, Attrs, Op, Sample, normal, register_op
+from .registry import Arg, Attrs, Op, register_op
+from .samples import Sample, normal
 
 
 class ReduceAttrs(Attrs):

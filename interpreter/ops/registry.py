@@ -16,7 +16,6 @@ parameters or `g`: those arrays are shared with other nodes.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
@@ -25,7 +24,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ..core.dims import Shape
-from .initializers import Init
+from .initializers import Init, fans_in_out
+from .samples import Sample
 
 ArgKind = Literal["float", "int", "any"]
 
@@ -64,6 +64,10 @@ class ParamDef:
     doc: str = ""
     # A boolean attr that switches this parameter on and off (linear's `bias`).
     enabled_by: str | None = None
+    # How fan-in and fan-out follow from this tensor's shape, for initializers that scale
+    # by them. A node's fans are its first parameter's (the weight's): a bias is then
+    # initialised from its layer's fan-in, which the bias's own shape does not show.
+    fans: Callable[[tuple[int, ...]], tuple[int, int]] = fans_in_out
 
 
 @dataclass(frozen=True)
@@ -74,64 +78,6 @@ class StateDef:
     shape: Callable[[Any, list[Shape]], tuple[int, ...]]
     init: Init
     doc: str = ""
-
-
-@dataclass(frozen=True)
-class Gen:
-    """How the test suite draws one sample input: a shape and a domain."""
-
-    shape: tuple[int, ...]
-    kind: str = "normal"  # normal | positive | uniform | integers | probabilities
-    low: float = 0.0
-    high: float = 1.0
-    avoid: tuple[float, ...] = ()  # kinks to keep samples away from
-
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        if self.kind == "integers":
-            return rng.integers(int(self.low), int(self.high), self.shape).astype(np.int64)
-        if self.kind == "positive":
-            return rng.uniform(0.5, 2.0, self.shape)
-        if self.kind == "uniform":
-            return rng.uniform(self.low, self.high, self.shape)
-        if self.kind == "probabilities":
-            values = rng.uniform(0.1, 1.0, self.shape)
-            return values / values.sum(axis=-1, keepdims=True)
-        values = rng.normal(0.0, 1.0, self.shape)
-        for kink in self.avoid:
-            # Push every value at least 0.1 from the kink, keeping its side.
-            near = np.abs(values - kink) < 0.1
-            values[near] += np.where(values[near] >= kink, 0.1, -0.1)
-        return values
-
-
-def normal(*shape: int, avoid: tuple[float, ...] = ()) -> Gen:
-    return Gen(tuple(shape), "normal", avoid=avoid)
-
-
-def positive(*shape: int) -> Gen:
-    return Gen(tuple(shape), "positive")
-
-
-def uniform(low: float, high: float, *shape: int) -> Gen:
-    return Gen(tuple(shape), "uniform", low, high)
-
-
-def integers(high: int, *shape: int) -> Gen:
-    return Gen(tuple(shape), "integers", 0, high)
-
-
-def probabilities(*shape: int) -> Gen:
-    return Gen(tuple(shape), "probabilities")
-
-
-@dataclass(frozen=True)
-class Sample:
-    """An input set the contract suite runs the op on."""
-
-    inputs: tuple[Gen | np.ndarray, ...]
-    attrs: dict[str, Any] = field(default_factory=dict)
-    name: str = ""
-    training: bool = True
 
 
 class Context:
@@ -161,7 +107,6 @@ ShapeRule = Callable[[Any, list[Shape]], Shape]
 ForwardRule = Callable[[Context, Sequence[np.ndarray], Sequence[np.ndarray]], tuple[np.ndarray, Any]]
 VjpRule = Callable[[Context, np.ndarray, Any, Sequence[bool]],
                    tuple[Sequence["np.ndarray | None"], Sequence[np.ndarray]]]
-FansRule = Callable[[Any, list[Shape]], tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -177,14 +122,11 @@ class Op:
     attrs: type[Attrs] = NoAttrs
     params: tuple[ParamDef, ...] = ()
     state: tuple[StateDef, ...] = ()
-    fans: FansRule | None = None
     kinks: str = ""  # the convention at points where the derivative is not defined
     samples: tuple[Sample, ...] = ()
     # A plain numpy implementation the suite compares forward against (optional; for ops
     # whose forward is optimised enough to deserve an independent check).
     reference: Callable[..., np.ndarray] | None = None
-    # Random ops draw from ctx.rng in forward; the suite reseeds it for each evaluation.
-    random: bool = False
     # For ops whose argument kinds depend on shapes (cross entropy takes integer labels or
     # float probabilities, told apart by rank): `kinds(attrs, shapes, kinds)` raises a
     # ShapeError when the "float"/"int" kinds of the inputs do not fit their shapes.
@@ -250,18 +192,6 @@ def get_op(name: str) -> Op | None:
 
 def all_ops() -> list[Op]:
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
-
-
-def suggest(name: str, choices: Sequence[str]) -> str:
-    """`" (did you mean 'relu'?)"` or an empty string."""
-    by_lower: dict[str, str] = {}
-    for choice in choices:
-        by_lower.setdefault(choice.lower(), choice)
-    close = [by_lower[c] for c in
-             difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -7,7 +7,8 @@ from pydantic import Field, model_validator
 
 from ..core.dims import Sym, format_shape, is_known, product
 from ..core.errors import ShapeError
-from .registry import Arg, Attrs, Op, Sample, normal, register_op
+from .registry import Arg, Attrs, Op, register_op
+from .samples import Sample, normal
 
 
 class ReshapeAttrs(Attrs):

@@ -1,157 +1,260 @@
 """The plan compiled to straight-line Python: one generated function per way of running.
 
 A graph's order, slots, saved values and gradient accumulation are all known before the
-first step, so the loop over steps can be unrolled into a function whose variables are the
+first step, so the loop over steps is unrolled into a function whose variables are the
 slots: `v3, s1 = F1(C1, (v2,), P1)`. What is left per node is the op's own rule call; the
-interpretive work (indexing slot lists, building argument lists, testing for None, walking
-zip()s) is gone. The generated source names only slot numbers, never anything from the
-spec, and `Network.plan_source()` shows it.
+interpretive work (indexing slot lists, building argument lists, testing for None) is gone.
+The generated source names only slot numbers, never anything from the spec, and
+`Network.plan_source()` shows it.
 
-The plain loops in `plan.py` remain the reference: they check every gradient's shape on the
-first step, find the first non-finite node, and the tests hold both paths to the same
-numbers.
+Every way of running is generated here: forward (keeping what backward needs), backward
+(parameters only, or with input gradients), the training step with in-backward updates,
+and inference. Check mode is the same code with a call to the monitor after every rule
+(see checks.py). The emitter refuses, as an internal error at compile time, any read of a
+value or gradient before it is written.
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Callable, Sequence
 
-from .plan import BackwardProgram, Step
+from ..core.errors import InternalError
+from .plan import Flow, Plan, Step
+
+Function = Callable[..., Any]
 
 
-class _Writer:
-    """Collects generated lines and the objects they refer to (bound as globals)."""
+class Emitter:
+    """Generated lines, the objects they name (bound as globals), and which variables
+    hold a value at each point of the function."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
         self.lines: list[str] = []
         self.names: dict[str, Any] = {"isfinite": math.isfinite}
+        self.live: set[str] = set()
 
     def bind(self, name: str, value: Any) -> str:
         self.names[name] = value
         return name
 
+    def read(self, var: str) -> str:
+        if var not in self.live:
+            raise InternalError(f"plan '{self.kind}': the generated code would read {var} "
+                                "before it is written")
+        return var
+
+    def write(self, var: str) -> str:
+        self.live.add(var)
+        return var
+
+    def free(self, variables: Sequence[str]) -> None:
+        if variables:
+            for var in variables:
+                self.read(var)
+                self.live.discard(var)
+            self.line("del " + ", ".join(variables))
+
     def line(self, text: str, indent: int = 1) -> None:
         self.lines.append("    " * indent + text)
 
-
-def _bind_step(writer: _Writer, step: Step) -> None:
-    i = step.index
-    writer.bind(f"F{i}", step.forward)
-    writer.bind(f"B{i}", step.vjp)
-    writer.bind(f"C{i}", step.ctx)
-    writer.bind(f"P{i}", step.params)
-
-
-def _args(step: Step) -> str:
-    names = [f"v{slot}" for slot in step.ins]
-    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+    def compile(self, name: str) -> Function:
+        source = "\n".join(self.lines) + "\n"
+        namespace = dict(self.names)
+        exec(compile(source, f"<plan {self.kind}>", "exec"), namespace)  # noqa: S102 - ours
+        function = namespace[name]
+        function.source = source
+        return function
 
 
-def _forward_lines(writer: _Writer, steps: Sequence[Step], keep: bool) -> None:
+def _tuple(items: Sequence[str]) -> str:
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _slots(variables: Sequence[str]) -> str:
+    return _tuple([name[1:] for name in variables])
+
+
+def _bind_steps(emit: Emitter, plan: Plan, steps: Sequence[Step]) -> None:
+    arrays = plan.params.arrays
     for step in steps:
-        comment = f"  # {step.node} ({step.op.name})"
-        if keep:
-            writer.line(f"v{step.out}, s{step.index} = F{step.index}(C{step.index}, "
-                        f"{_args(step)}, P{step.index}){comment}")
-        else:
-            writer.line(f"v{step.out} = F{step.index}(C{step.index}, {_args(step)}, "
-                        f"P{step.index})[0]{comment}")
-
-
-def _backward_lines(writer: _Writer, program: BackwardProgram, seed_slot: int) -> None:
-    """Reverse-mode lines: each node's vjp, fan-out gradients summed, each parameter
-    updated as soon as its gradient is final, and everything freed once used."""
-    written: set[int] = {seed_slot}
-    for entry in program.steps:
-        step = entry.step
         i = step.index
-        writer.bind(f"N{i}", entry.needs)
-        targets = []
-        accumulate = []
-        for position, (slot, need) in enumerate(zip(step.ins, entry.needs)):
+        emit.bind(f"F{i}", step.op.forward)
+        emit.bind(f"B{i}", step.op.vjp)
+        emit.bind(f"C{i}", step.ctx)
+        emit.bind(f"P{i}", [arrays[pid] for pid in step.param_ids])
+
+
+def _comment(step: Step) -> str:
+    return f"  # {step.node} ({step.op.name})"
+
+
+def _forward(emit: Emitter, steps: Sequence[Step], keep: set[int], results: set[int],
+             free: bool, check: bool) -> None:
+    """Forward lines; with `free`, each value not among `results` is dropped after its
+    last use (what backward needs lives on in the saved values)."""
+    last_use = {slot: step.index for step in steps for slot in step.ins}
+    for step in steps:
+        i = step.index
+        args = _tuple([emit.read(f"v{slot}") for slot in step.ins])
+        out = emit.write(f"v{step.out}")
+        if check:
+            emit.line(f"MON.current = {i}")
+        if i in keep:
+            emit.line(f"{out}, {emit.write(f's{i}')} = F{i}(C{i}, {args}, P{i}){_comment(step)}")
+        else:
+            emit.line(f"{out} = F{i}(C{i}, {args}, P{i})[0]{_comment(step)}")
+        if check:
+            emit.line(f"MON.value({i}, {out})")
+        if free:
+            dead = sorted({slot for slot in step.ins
+                           if last_use[slot] == i and slot not in results})
+            emit.free([f"v{slot}" for slot in dead])
+
+
+def _backward(emit: Emitter, plan: Plan, flow: Flow, check: bool,
+              on_final: Callable[[int, str], None]) -> None:
+    """Reverse-mode lines from the loss's gradient: each step's vjp, fan-out gradients
+    summed, a parameter's gradient summed over its users and handed to `on_final` once
+    the last of them has run, and everything freed once used."""
+    remaining = {pid: 0 for pid in flow.params}
+    for step, _ in flow.steps:
+        for pid in step.param_ids:
+            remaining[pid] += 1
+    for step, needs in flow.steps:
+        i = step.index
+        emit.bind(f"N{i}", needs)
+        targets, accumulate = [], []
+        for position, (slot, need) in enumerate(zip(step.ins, needs)):
             if not need:
                 targets.append("_")
-            elif slot in written:
+            elif f"g{slot}" in emit.live:
                 # A fan-out: this slot already has a gradient (from a later consumer, or
                 # from an earlier argument of this node: add(x, x)).
-                targets.append(f"t{slot}_{position}")
-                accumulate.append((slot, position))
+                targets.append(emit.write(f"t{slot}_{position}"))
+                accumulate.append((f"g{slot}", f"t{slot}_{position}"))
             else:
-                targets.append(f"g{slot}")
-                written.add(slot)
-        inputs = "(" + ", ".join(targets) + ("," if len(targets) == 1 else "") + ")"
-        params = [f"q{pid}" for pid in step.param_ids]
-        outputs = "(" + ", ".join(params) + ("," if len(params) == 1 else "") + ")"
-        writer.line(f"{inputs}, {outputs} = B{i}(C{i}, g{step.out}, s{i}, N{i})"
-                    f"  # {step.node} ({step.op.name})")
-        for slot, position in accumulate:
-            writer.line(f"g{slot} = g{slot} + t{slot}_{position}")
+                targets.append(emit.write(f"g{slot}"))
+        param_targets = []
+        for position, pid in enumerate(step.param_ids):
+            if f"q{pid}" in emit.live:  # a tensor used by several nodes (tied, or shared)
+                param_targets.append(emit.write(f"u{pid}_{position}"))
+                accumulate.append((f"q{pid}", f"u{pid}_{position}"))
+            else:
+                param_targets.append(emit.write(f"q{pid}"))
+        call = (f"B{i}(C{i}, {emit.read(f'g{step.out}')}, {emit.read(f's{i}')}, N{i})")
+        unpack = f"{_tuple(targets)}, {_tuple(param_targets)}"
+        if check:
+            emit.line(f"MON.current = {i}")
+            emit.line(f"r = {call}{_comment(step)}")
+            emit.line(f"MON.grads({i}, r, N{i})")
+            emit.line(f"{unpack} = r")
+        else:
+            emit.line(f"{unpack} = {call}{_comment(step)}")
+        for total, part in accumulate:
+            emit.line(f"{emit.read(total)} = {total} + {emit.read(part)}")
+        # What this step's backward used is used up: free it now, not at return, so the
+        # peak memory is what hand-written code would hold.
+        freed = [f"g{step.out}", f"s{i}"] + [part for _, part in accumulate]
+        emit.free(freed)
         for pid in step.param_ids:
-            writer.line(f"UPDATE({pid}, q{pid})")
-        # What this node's backward used is used up: free it now, not at return, so the
-        # step's peak memory is what hand-written code would hold.
-        freed = ([f"g{step.out}", f"s{i}"] + [f"t{slot}_{p}" for slot, p in accumulate]
-                 + [f"q{pid}" for pid in step.param_ids])
-        writer.line("del " + ", ".join(freed))
+            remaining[pid] -= 1
+        for pid in dict.fromkeys(step.param_ids):
+            if remaining[pid] == 0:
+                on_final(pid, f"q{pid}")
 
 
-def _compile(writer: _Writer, name: str) -> Callable[..., Any]:
-    source = "\n".join(writer.lines) + "\n"
-    namespace = dict(writer.names)
-    exec(compile(source, f"<plan {name}>", "exec"), namespace)  # noqa: S102 - our own code
-    function = namespace[name]
-    function.source = source
-    return function
+def saved_order(flow: Flow) -> list[int]:
+    return sorted(step.index for step, _ in flow.steps)
 
 
-def compile_inference(steps: Sequence[Step], inputs: Sequence[int],
-                      results: Sequence[int]) -> Callable[..., tuple]:
-    """`run(*input arrays) -> result arrays`, keeping nothing for backward: each value is
-    freed after its last use, so only the live frontier of the graph is held at once."""
-    writer = _Writer()
-    for step in steps:
-        _bind_step(writer, step)
-    last_use: dict[int, int] = {}
-    for step in steps:
-        for slot in step.ins:
-            last_use[slot] = step.index
-    writer.line(f"def run({', '.join(f'v{s}' for s in inputs)}):", 0)
-    for step in steps:
-        _forward_lines(writer, [step], keep=False)
-        dead = sorted({slot for slot in step.ins
-                       if last_use[slot] == step.index and slot not in results})
-        if dead:
-            writer.line("del " + ", ".join(f"v{slot}" for slot in dead))
-    writer.line("return (" + "".join(f"v{s}, " for s in results) + ")")
-    return _compile(writer, "run")
+def compile_forward(plan: Plan, steps: Sequence[Step], results: Sequence[int],
+                    flow: Flow | None, check: Any = None) -> Function:
+    """`forward(*input arrays) -> (results, saved)`: the saved values are those of the
+    steps `flow` runs, in forward order, ready for `compile_backward`'s function."""
+    emit = Emitter("forward")
+    _bind_steps(emit, plan, steps)
+    inputs = plan.inputs_of(steps)
+    keep = set(saved_order(flow)) if flow is not None else set()
+    params = [emit.write(f"v{plan.slot(name)}") for name in inputs]
+    emit.line(f"def forward({', '.join(params)}):", 0)
+    if check is not None:
+        emit.bind("MON", check)
+        emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
+    _forward(emit, steps, keep, set(results), free=True, check=check is not None)
+    emit.line(f"return {_tuple([emit.read(f'v{s}') for s in results])}, "
+              f"{_tuple([emit.read(f's{i}') for i in sorted(keep)])}")
+    return emit.compile("forward")
 
 
-def compile_train_step(steps: Sequence[Step], inputs: Sequence[int], loss_slot: int,
-                       program: BackwardProgram, seed: Any,
-                       update: Callable[[int, Any], None]) -> Callable[..., float]:
+def compile_backward(plan: Plan, flow: Flow, saved: Sequence[int], check: Any = None
+                     ) -> Function:
+    """`backward(loss gradient, *saved) -> (parameter gradients, input gradients)`, in the
+    order of `flow.params` and `flow.inputs`. `saved` lists the steps whose saved values
+    come as arguments (what the forward function kept: a superset of what `flow` reads)."""
+    emit = Emitter("backward")
+    _bind_steps(emit, plan, [step for step, _ in flow.steps])
+    loss = plan.loss_slot
+    saved = [emit.write(f"s{i}") for i in saved]
+    emit.line(f"def backward({', '.join([emit.write(f'g{loss}')] + saved)}):", 0)
+    if check is not None:
+        emit.bind("MON", check)
+    final: dict[int, str] = {}
+    _backward(emit, plan, flow, check is not None, lambda pid, var: final.__setitem__(pid, var))
+    emit.line(f"return {_tuple([emit.read(final[pid]) for pid in flow.params])}, "
+              f"{_tuple([emit.read(f'g{slot}') for slot in flow.inputs])}")
+    return emit.compile("backward")
+
+
+def compile_train_step(plan: Plan, flow: Flow, seed: Any, update: Callable[[int, Any], None],
+                       check: Any = None) -> Function:
     """`step(*input arrays) -> loss`: forward, then (if the loss is finite) backward with
     each parameter updated by `update(param_id, grad)` as soon as its gradient is final.
 
-    Updating during backward is safe: a parameter is owned by one node, and no step that
-    runs after its owner's vjp in reverse order reads it. It frees each gradient at once.
+    Updating during backward is safe: a tensor's gradient is final once the last of its
+    users (in reverse order) has run, and no step that runs after that reads it.
     """
-    writer = _Writer()
-    for step in steps:
-        _bind_step(writer, step)
-    writer.bind("SEED", seed)
-    writer.bind("UPDATE", update)
-    writer.line(f"def step({', '.join(f'v{s}' for s in inputs)}):", 0)
-    _forward_lines(writer, steps, keep=True)
-    writer.line(f"loss = float(v{loss_slot})")
-    writer.line("if not isfinite(loss):")
-    writer.line("return loss", 2)
-    # From here on the saved values hold what backward needs; dropping the slot names (and
-    # what no backward step reads) lets each activation go once its node's backward is done.
-    in_program = {entry.step.index for entry in program.steps}
-    writer.line("del " + ", ".join([f"v{step.out}" for step in steps]
-                                   + [f"s{step.index}" for step in steps
-                                      if step.index not in in_program]))
-    writer.line(f"g{loss_slot} = SEED")
-    _backward_lines(writer, program, loss_slot)
-    writer.line("return loss")
-    return _compile(writer, "step")
+    emit = Emitter("train")
+    steps = plan.steps_for([plan.loss_slot])
+    _bind_steps(emit, plan, steps)
+    emit.bind("SEED", seed)
+    emit.bind("UPDATE", update)
+    params = [emit.write(f"v{plan.slot(name)}") for name in plan.inputs_of(steps)]
+    emit.line(f"def step({', '.join(params)}):", 0)
+    if check is not None:
+        emit.bind("MON", check)
+        emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
+    loss = plan.loss_slot
+    keep = set(saved_order(flow))
+    _forward(emit, steps, keep, {loss}, free=True, check=check is not None)
+    emit.line(f"loss = float({emit.read(f'v{loss}')})")
+    emit.line("if not isfinite(loss):")
+    emit.line("return loss", 2)
+    # From here on the saved values hold what backward needs; dropping the loss value lets
+    # each activation go once its step's backward is done.
+    emit.free([f"v{loss}"])
+    emit.line(f"{emit.write(f'g{loss}')} = SEED")
+
+    def apply(pid: int, var: str) -> None:
+        emit.line(f"UPDATE({pid}, {emit.read(var)})")
+        emit.free([var])
+
+    _backward(emit, plan, flow, check is not None, apply)
+    emit.line("return loss")
+    return emit.compile("step")
+
+
+def compile_inference(plan: Plan, results: Sequence[int], check: Any = None) -> Function:
+    """`run(*input arrays) -> result arrays`, keeping nothing for backward: each value is
+    freed after its last use, so only the live frontier of the graph is held at once."""
+    emit = Emitter("inference")
+    steps = plan.steps_for(results)
+    _bind_steps(emit, plan, steps)
+    params = [emit.write(f"v{plan.slot(name)}") for name in plan.inputs_of(steps)]
+    emit.line(f"def run({', '.join(params)}):", 0)
+    if check is not None:
+        emit.bind("MON", check)
+        emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
+    _forward(emit, steps, set(), set(results), free=True, check=check is not None)
+    emit.line(f"return {_tuple([emit.read(f'v{s}') for s in results])}")
+    return emit.compile("run")

@@ -1,135 +1,174 @@
-"""The compiled execution plan: a flat list of steps over integer slots.
+"""The execution plan: the checked graph, analysed once, as flat steps over integer slots.
 
-The graph is analysed once; what runs per step is a loop over `Step` records holding the
-bound rule functions, the input slot indices and the parameter arrays themselves. No
-dict lookups by name, no graph walking and no validation happen in these loops.
+Slots number every value: the graph inputs first, then the nodes in forward order. A step is
+one node ready to run: its op's rules, its context, the slots it reads and writes and the
+indices of the parameter tensors it uses. Which steps a backward pass runs, and which inputs
+of each step need a gradient, is decided here once per choice of wanted input gradients
+(`Plan.flow`); `codegen.py` turns the plan into straight-line Python, the only way any step
+runs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Iterable
 
 import numpy as np
 
+from ..check.analysis import Analysis
 from ..core.errors import InternalError
 from ..ops.registry import Context, Op
+from .parameters import Parameters, ParamInfo, declare_parameters, initialize
 
 
 class Step:
     """One node, ready to run."""
 
-    __slots__ = ("index", "node", "op", "ctx", "forward", "vjp", "ins", "out", "params",
-                 "param_ids", "differentiable")
+    __slots__ = ("index", "node", "op", "ctx", "ins", "out", "param_ids", "differentiable")
 
     def __init__(self, index: int, node: str, op: Op, ctx: Context, ins: tuple[int, ...],
-                 out: int, params: list[np.ndarray], param_ids: tuple[int, ...]) -> None:
-        self.index = index  # position in the forward list (and in `saved`)
+                 out: int, param_ids: tuple[int, ...]) -> None:
+        self.index = index  # position in forward order
         self.node = node
         self.op = op
         self.ctx = ctx
-        self.forward = op.forward
-        self.vjp = op.vjp
         self.ins = ins
         self.out = out
-        self.params = params
-        self.param_ids = param_ids  # indices into the network's parameter list
+        self.param_ids = param_ids  # indices into the plan's parameter tensors
         self.differentiable = tuple(op.arg(i).differentiable for i in range(len(ins)))
 
-
-@dataclass
-class BackwardStep:
-    step: Step
-    needs: tuple[bool, ...]
+    def __repr__(self) -> str:
+        return f"<Step {self.index}: {self.node} ({self.op.name})>"
 
 
-@dataclass
-class BackwardProgram:
-    """The reverse pass for one choice of which graph inputs want gradients."""
+@dataclass(frozen=True)
+class Flow:
+    """One backward pass, computed from the ops' `needs` rather than from reachability.
 
-    steps: list[BackwardStep]  # reverse order
-    input_slots: list[int]  # graph input slots whose gradients are returned
+    A slot receives a gradient only when a step that runs in backward passes one to it
+    through a differentiable argument that needs it: `mse(o, t)` with `t` computed by the
+    network sends a gradient to both; `softmax_cross_entropy(z, labels)` never to labels.
+    """
 
-
-def run_forward(steps: list[Step], values: list[Any], saved: list[Any] | None) -> None:
-    """Run `steps` in order, reading and writing `values` by slot; keep what backward
-    needs in `saved` (None in inference, which keeps nothing)."""
-    if saved is None:
-        for step in steps:
-            values[step.out] = step.forward(step.ctx, [values[i] for i in step.ins],
-                                            step.params)[0]
-        return
-    for step in steps:
-        values[step.out], saved[step.index] = step.forward(
-            step.ctx, [values[i] for i in step.ins], step.params)
+    steps: tuple[tuple[Step, tuple[bool, ...]], ...]  # reverse order, with each one's needs
+    receives: frozenset[int]  # the slots some step writes a gradient for (and the loss)
+    inputs: tuple[int, ...]  # wanted graph-input slots that receive a gradient
+    params: tuple[int, ...]  # parameter ids that receive a gradient
 
 
-def run_backward(program: BackwardProgram, grads: list[Any], saved: list[Any],
-                 param_grads: list[Any], check: Callable[..., None] | None = None) -> None:
-    """Walk `program` in reverse order, accumulating into `grads` (by slot) and
-    `param_grads` (by parameter index). `grads` holds the loss's seed gradient on entry."""
-    for entry in program.steps:
-        step = entry.step
-        g = grads[step.out]
-        if g is None:
-            continue  # this node does not reach the loss
-        input_grads, step_param_grads = step.vjp(step.ctx, g, saved[step.index], entry.needs)
-        if check is not None:
-            check(step, entry.needs, input_grads, step_param_grads)
-        for slot, need, gx in zip(step.ins, entry.needs, input_grads):
-            if need:
-                previous = grads[slot]
-                # Not in place: a vjp may return g itself (add does), shared with others.
-                grads[slot] = gx if previous is None else previous + gx
-        for param_id, gp in zip(step.param_ids, step_param_grads):
-            previous = param_grads[param_id]
-            param_grads[param_id] = gp if previous is None else previous + gp
+class Plan:
+    """Everything the generated code runs on, and the analysis it is generated from."""
+
+    def __init__(self, slots: list[str], input_names: list[str], steps: list[Step],
+                 params: Parameters, infos: list[ParamInfo], state: dict[str, np.ndarray],
+                 outputs: list[str], loss: str | None, dtype: np.dtype,
+                 rng: np.random.Generator) -> None:
+        self.slots = slots  # slot -> name
+        self.index = {name: slot for slot, name in enumerate(slots)}
+        self.input_names = input_names  # graph inputs; their slots are 0..len-1
+        self.steps = steps
+        self.params = params
+        self.param_infos = infos
+        self.state = state
+        self.outputs = outputs
+        self.loss = loss
+        self.dtype = dtype
+        self.rng = rng
+        self.training = True
+        self._flows: dict[frozenset[int], Flow] = {}
+
+    def slot(self, name: str) -> int:
+        return self.index[name]
+
+    @property
+    def loss_slot(self) -> int | None:
+        return self.index[self.loss] if self.loss is not None else None
+
+    def set_training(self, training: bool) -> None:
+        """Switch every context's mode (dropout drops, batch norm uses batch statistics)."""
+        if training != self.training:
+            for step in self.steps:
+                step.ctx.training = training
+            self.training = training
+
+    def steps_for(self, results: Iterable[int]) -> list[Step]:
+        """The steps the given result slots depend on, in forward order."""
+        needed = set(results)
+        chosen = []
+        for step in reversed(self.steps):
+            if step.out in needed:
+                chosen.append(step)
+                needed.update(step.ins)
+        chosen.reverse()
+        return chosen
+
+    def inputs_of(self, steps: Iterable[Step]) -> list[str]:
+        """The graph inputs the given steps read, in declaration order."""
+        read = {slot for step in steps for slot in step.ins}
+        return [name for slot, name in enumerate(self.input_names) if slot in read]
+
+    def flow(self, wanted: Iterable[int] = ()) -> Flow:
+        """The backward pass from the loss that gives every parameter its gradient, and the
+        graph inputs in `wanted` theirs."""
+        key = frozenset(wanted)
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = self._flows[key] = self._analyse_flow(key)
+        return flow
+
+    def _analyse_flow(self, wanted: frozenset[int]) -> Flow:
+        if self.loss is None:
+            raise InternalError("a backward pass needs a loss")
+        # Forward: does a slot's value depend differentiably on a parameter or a wanted input?
+        requires = set(wanted)
+        needs: dict[int, tuple[bool, ...]] = {}
+        for step in self.steps:
+            step_needs = tuple(slot in requires and differentiable
+                               for slot, differentiable in zip(step.ins, step.differentiable))
+            needs[step.index] = step_needs
+            if step.param_ids or any(step_needs):
+                requires.add(step.out)
+        # Backward: a step runs when its output receives a gradient and it has somewhere to
+        # send it; it then writes gradients only for the inputs it needs.
+        receives = {self.index[self.loss]}
+        chosen = []
+        params: set[int] = set()
+        for step in reversed(self.steps):
+            step_needs = needs[step.index]
+            if step.out not in receives or not (step.param_ids or any(step_needs)):
+                continue
+            chosen.append((step, step_needs))
+            params.update(step.param_ids)
+            receives.update(slot for slot, need in zip(step.ins, step_needs) if need)
+        inputs = tuple(sorted(slot for slot in wanted if slot in receives))
+        return Flow(tuple(chosen), frozenset(receives), inputs, tuple(sorted(params)))
 
 
-def make_checker(values: list[Any], params: list[np.ndarray]) -> Callable[..., None]:
-    """A check of every gradient's shape and dtype against its input's, naming the op,
-    node and argument on failure; the engine never reshapes a wrong gradient silently."""
+def build_plan(analysis: Analysis, seed: int) -> Plan:
+    """Slots, steps, contexts, parameter and state tensors for an analysed spec; the
+    parameters are initialised from `seed`."""
+    spec, graph, types = analysis.spec, analysis.graph, analysis.types
+    dtype = np.dtype(spec.dtype)
+    slots = list(spec.inputs) + [node.id for node in graph.order]
+    index = {name: slot for slot, name in enumerate(slots)}
+    needed = set(graph.needed)
+    nodes = [node for node in graph.order if node.id in needed]
+    params, infos, ids = declare_parameters(nodes, types, dtype)
+    rng = np.random.default_rng(0)
+    state: dict[str, np.ndarray] = {}
+    steps: list[Step] = []
+    for node in nodes:
+        op = node.op
+        assert op is not None
+        node_state = {s.name: np.zeros(types.state[node.id][s.name], dtype=dtype)
+                      for s in op.state}
+        for local, array in node_state.items():
+            state[f"{node.id}.{local}"] = array
+        ctx = Context(node.attrs, node.id, True, rng, node_state, dtype)
+        steps.append(Step(len(steps), node.id, op, ctx,
+                          tuple(index[ref] for ref in node.spec.inputs), index[node.id],
+                          ids[node.id]))
+    plan = Plan(slots, list(spec.inputs), steps, params, infos, state, list(spec.outputs),
+                spec.loss, dtype, rng)
+    initialize(plan, seed)
+    return plan
 
-    def check(step: Step, needs, input_grads, step_param_grads) -> None:
-        where = f"node '{step.node}' ({step.op.name})"
-        if len(input_grads) != len(step.ins) or len(step_param_grads) != len(step.param_ids):
-            raise InternalError(f"{where}: vjp returned {len(input_grads)} input and "
-                                f"{len(step_param_grads)} parameter gradients; expected "
-                                f"{len(step.ins)} and {len(step.param_ids)}")
-        pairs = [(f"input {step.op.arg_name(i)}", gx, values[slot])
-                 for i, (slot, need, gx) in enumerate(zip(step.ins, needs, input_grads)) if need]
-        pairs += [(f"parameter {step.op.active_params(step.ctx.attrs)[k].name or step.node}",
-                   gp, params[pid]) for k, (pid, gp) in
-                  enumerate(zip(step.param_ids, step_param_grads))]
-        for what, grad, value in pairs:
-            if not isinstance(grad, (np.ndarray, np.generic)):
-                raise InternalError(f"{where}: gradient for {what} is {type(grad).__name__}, "
-                                    "not a numpy array")
-            if grad.shape != value.shape or grad.dtype != value.dtype:
-                raise InternalError(f"{where}: gradient for {what} has shape {grad.shape} "
-                                    f"{grad.dtype}, but the {what.split()[0]} is "
-                                    f"{value.shape} {value.dtype}")
-
-    return check
-
-
-def backward_program(steps: list[Step], loss_slot: int, wanted_inputs: set[int],
-                     input_count: int) -> BackwardProgram:
-    """The reverse pass: the steps whose output depends on a parameter or a wanted input
-    and reaches the loss, each with which of its inputs need a gradient."""
-    reaches = {loss_slot}
-    for step in reversed(steps):
-        if step.out in reaches:
-            reaches.update(step.ins)
-    requires = set(wanted_inputs)
-    entries = []
-    input_slots: set[int] = set()
-    for step in steps:
-        needs = tuple(slot in requires and diff for slot, diff in
-                      zip(step.ins, step.differentiable))
-        if step.param_ids or any(needs):
-            requires.add(step.out)
-        if step.out in requires and step.out in reaches:
-            entries.append(BackwardStep(step, needs))
-            input_slots.update(s for s, n in zip(step.ins, needs) if n and s < input_count)
-    entries.reverse()
-    return BackwardProgram(entries, sorted(input_slots))

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import DataError, Problem
+from ..read.npz import load_npz
 from ..core.files import write_atomically
-from ..ops.registry import suggest
+from ..core.names import suggest
 
 
 def save_weights(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
@@ -23,13 +23,7 @@ def load_weights(targets: dict[str, np.ndarray], path: str | os.PathLike) -> Non
     """Copy an archive's arrays into `targets`; every name must match with its shape, or
     nothing is changed and a DataError lists every mismatch."""
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays: dict[str, Any] = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise DataError([Problem("no such weights file", name)]) from None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError([Problem(f"cannot read weights: {exc}", name)]) from None
+    arrays = load_npz(path, "weights")
     problems = [Problem(f"holds '{key}', which this network does not have"
                         + suggest(key, list(targets)), name)
                 for key in arrays if key not in targets]

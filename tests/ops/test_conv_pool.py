@@ -165,9 +165,8 @@ outputs: [c]
 loss: loss
 """)
     assert net.params["c.W"].shape == (4, 3, 3, 2) and net.params["c.b"].shape == (4,)
-    op = get_op("conv2d")
-    attrs = op.attrs.model_validate({"out_channels": 4, "kernel_size": [3, 2], "groups": 2})
-    assert op.fans(attrs, [("batch", 6, 5, 5)]) == (3 * 3 * 2, 4 * 3 * 2)
+    weight = get_op("conv2d").params[0]
+    assert weight.fans((4, 3, 3, 2)) == (3 * 3 * 2, 4 * 3 * 2)
     bound = 1 / np.sqrt(3 * 3 * 2)  # kaiming_uniform(a=√5) and the bias: U(±1/√fan_in)
     for name in ("c.W", "c.b"):
         assert np.abs(net.params[name]).max() <= bound

@@ -6,7 +6,8 @@ import pytest
 
 import interpreter
 from interpreter import Arg, FeedError, InternalError, Op, Sample, register_op
-from interpreter.ops.registry import RegistrationError, normal, unregister_op
+from interpreter.ops.registry import RegistrationError, unregister_op
+from interpreter.ops.samples import normal
 
 
 def spec(nodes, inputs=None, outputs=None, loss="loss", dtype="float64", **extra):

@@ -6,7 +6,7 @@ import pytest
 
 import interpreter
 from interpreter.check.document import AdamSpec, SGDSpec
-from interpreter.core.errors import DataError, FeedError, TrainingError
+from interpreter.core.errors import DataError, FeedError, SpecError, TrainingError
 from interpreter.train.optimizers import SGD, Adam
 
 
@@ -132,8 +132,19 @@ def test_a_fixed_first_axis_needs_matching_batches():
         "outputs": ["a"], "loss": "loss",
         "train": {"data": {"inline": {"X": [[0, 0]] * 4, "y": [[0]] * 4}}, "batch_size": 2},
     }
-    with pytest.raises(TrainingError, match="fixed first axis of 4"):
-        interpreter.load(document).train()
+    with pytest.raises(SpecError) as info:
+        interpreter.load(document)
+    assert [p.message for p in info.value.problems] == [
+        f"input '{name}' declares a fixed first axis of 4, but batches have 2 rows; declare "
+        "the axis as a symbol such as 'batch', or set batch_size to 4" for name in "Xy"]
+    net = interpreter.load({**document, "train": {**document["train"], "batch_size": 4}})
+    with pytest.raises(SpecError, match="but batches have 3 rows"):
+        net.train(batch_size=3)
+    six_rows = {"X": [[0, 0]] * 6, "y": [[0]] * 6}
+    with pytest.raises(SpecError, match=r"the last batch of each epoch has 2 rows \(6 rows in "
+                                        r"batches of 4\); .* or make batch_size divide"):
+        interpreter.load({**document, "train": {"data": {"inline": six_rows},
+                                                "batch_size": 4}})
 
 
 def test_inline_data_problems_point_into_the_spec():
@@ -149,9 +160,8 @@ loss: loss
 train:
   data: {inline: {X: [[1, 2], [3]]}}
 """
-    net = interpreter.loads(text, name="t.yaml")
-    with pytest.raises(DataError) as info:
-        net.train()
+    with pytest.raises(SpecError) as info:
+        interpreter.loads(text, name="t.yaml")
     assert str(info.value) == ("t.yaml:11:22: train.data.inline.X[1] has shape (1,) but "
                                "train.data.inline.X[0] has shape (2,): the lists must form a "
                                "rectangular array")
@@ -190,5 +200,6 @@ loss: loss
 train:
   data: {file: data.npz}
 """)
-    with pytest.raises(DataError, match=r"s.yaml:9:16: train.data.file: cannot read"):
+    with pytest.raises(SpecError, match=r"s.yaml:9:16: train.data.file: cannot read .*: the "
+                       r"file is not an .npz archive"):
         interpreter.load(tmp_path / "s.yaml").train()

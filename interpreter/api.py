@@ -1,0 +1,109 @@
+"""The entry points: a spec file, text, dict or `Spec` in, a `Network` that runs, trains
+and saves out, every check done on the way.
+
+This module sits above every layer (read → check → ops → run → train) and joins them:
+`Network` is the compiled engine of `run/` with the training loop and weights files of
+`train/`.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import os
+from collections.abc import Mapping
+from typing import Any, Iterator
+
+from . import ops as _ops  # noqa: F401  (registers the built-in ops)
+from .check.analysis import Analysis, analyse
+from .check.document import Spec
+from .check.inference import DEFAULT_MAX_BYTES
+from .read.source import SourceMap, read_file, read_text
+from .run.network import Network as Engine
+from .run.plan import build_plan
+from .train import weights
+from .train.loop import History, train
+
+
+class Network(Engine):
+    """A loaded, validated and compiled spec. Make one with `interpreter.load`."""
+
+    def train(self, data: Mapping[str, Any] | None = None, **options: Any) -> History:
+        """Train in place as the spec's `train:` section says, with overrides; see
+        `interpreter.train.loop.train` for the options."""
+        return train(self, data, **options)
+
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """Write every parameter and state array to an .npz archive, by name, atomically."""
+        weights.save_weights({**self.params, **self.state}, path)
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Set parameters and state from an .npz archive written by `save_weights`; every
+        name must match with its shape, or nothing is changed (DataError lists all)."""
+        weights.load_weights({**self.params, **self.state}, path)
+
+
+def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
+         check: bool = False, data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES
+         ) -> Network:
+    """Load, validate and compile a spec: a path to a .yaml/.yml/.json file, a dict in the
+    spec format, or a `Spec`. Raises `SpecError` listing every problem found.
+
+    `seed` overrides the spec's `train.seed` for parameter initialisation; `check` runs
+    every call in check mode (each value and gradient checked as it is made, failures
+    naming the node); `data=False` leaves the training data a `train:` section names unread
+    and unchecked (`net.train()` reads it then); `max_bytes` bounds the memory the
+    parameters may take.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with _no_cyclic_gc():
+            document, source_map = read_file(source)
+    elif isinstance(source, Spec):
+        document = source.model_dump(by_alias=True, exclude_unset=True)
+        source_map = SourceMap(None)
+    elif isinstance(source, Mapping):
+        document, source_map = copy.deepcopy(dict(source)), SourceMap(None)
+    else:
+        raise TypeError(f"load() takes a path, a dict or a Spec, not {type(source).__name__}")
+    return build(document, source_map, seed=seed, check=check, data=data,
+                 max_bytes=max_bytes)
+
+
+def loads(text: str, kind: str = "yaml", *, name: str | None = None, seed: int | None = None,
+          check: bool = False, data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES
+          ) -> Network:
+    """Load a spec from text (`kind` "yaml" or "json"); `name` is used in messages."""
+    with _no_cyclic_gc():
+        document, source_map = read_text(text, kind, name)
+    return build(document, source_map, seed=seed, check=check, data=data, max_bytes=max_bytes)
+
+
+def build(document: Any, source: SourceMap, *, seed: int | None = None, check: bool = False,
+          data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Network:
+    """Check plain spec data (as the readers give it) and compile it."""
+    with _no_cyclic_gc():
+        analysis = analyse(document, source, max_bytes, with_data=data)
+        return compile_network(analysis, seed=seed, check=check)
+
+
+def compile_network(analysis: Analysis, *, seed: int | None = None, check: bool = False
+                    ) -> Network:
+    spec = analysis.spec
+    if seed is None:
+        seed = spec.train.seed if spec.train is not None else 0
+    network = Network(analysis, build_plan(analysis, seed), check=check)
+    network.seed = seed
+    return network
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Loading allocates many small objects that all stay alive; the cyclic collector would
+    rescan them again and again (superlinear in the node count) and find nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

@@ -1,0 +1,99 @@
+"""Everything knowable about a spec before anything runs, found in one pass.
+
+Document, node, graph, shape, data and training-section problems are all collected and
+reported together, wherever one problem does not make another meaningless: a broken node
+is left out of the graph checks (and references to it are not reported again), shapes are
+inferred for every node whose inputs are known, and the training data is checked against
+the inputs whenever both are readable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import Problem, SpecError
+from ..read.source import SourceMap
+from .data import (batch_sizes, check_batching, check_data, concrete_shapes, read_data,
+                   where)
+from .document import Spec
+from .feeds import FeedChecker
+from .graph import Graph, build_graph
+from .inference import DEFAULT_MAX_BYTES, Types, infer
+from .validation import validate_document, validate_nodes
+
+
+@dataclass
+class Analysis:
+    """A spec that passed every check: its document, graph and types, the warnings, and
+    the training data it names, checked (None without a train: section)."""
+
+    spec: Spec
+    source: SourceMap
+    graph: Graph
+    types: Types
+    warnings: list[Problem] = field(default_factory=list)
+    data: dict[str, np.ndarray] | None = None
+
+
+def analyse(data: Any, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES, *,
+            with_data: bool = True) -> Analysis:
+    """Check everything; return the analysis or raise SpecError with every problem.
+    `with_data=False` leaves the training data unread (for commands that do not train)."""
+    document = validate_document(data, source)
+    spec = document.spec
+    problems = list(document.problems)
+    nodes, node_problems = validate_nodes(document, data, source)
+    problems += node_problems
+    graph = build_graph(spec, nodes, source, document.broken, document.broken_sections)
+    problems += graph.problems
+    types = infer(spec, graph, source, max_bytes)
+    problems += types.problems
+    training = None
+    if spec.train is not None and with_data:
+        training, found = _check_training(spec, source, graph, types, max_bytes,
+                                          clean=not problems)
+        problems += found
+    if problems:
+        raise SpecError(problems, graph.warnings)
+    return Analysis(spec, source, graph, types, graph.warnings, training)
+
+
+def _training_inputs(spec: Spec, graph: Graph) -> list[str] | None:
+    """The graph inputs the loss reads, or None when the graph cannot tell."""
+    if spec.loss is None or spec.loss not in graph.by_id or not graph.order:
+        return None
+    needed = {spec.loss} | set(graph.ancestors(spec.loss))
+    read = {ref for node_id in needed for ref in graph.by_id[node_id].spec.inputs}
+    return [name for name in spec.inputs if name in read]
+
+
+def _check_training(spec: Spec, source: SourceMap, graph: Graph, types: Types,
+                    max_bytes: int, clean: bool) -> tuple[Any, list[Problem]]:
+    assert spec.train is not None
+    arrays, problems = read_data(spec, source)
+    names = _training_inputs(spec, graph)
+    if arrays is None or names is None or any(n not in types.values for n in names):
+        return None, problems
+    checker = FeedChecker(names, graph, types)
+    checked, found = check_data(arrays, names, checker, source, where(spec))
+    problems += found
+    if checked is None:
+        return None, problems
+    rows = next(iter(checked.values())).shape[0]
+    declared = {name: types.values[name].shape for name in names}
+    problems += check_batching(spec, source, declared, rows, spec.train.batch_size, True)
+    if clean and not problems:
+        # The shape rules again, at the sizes training will run: a kernel larger than the
+        # images, a reshape that does not divide, ... are spec errors, not a failed step.
+        for size in batch_sizes(rows, spec.train.batch_size):
+            shapes = concrete_shapes(declared, checked, size)
+            if shapes is None:
+                continue
+            for problem in infer(spec, graph, source, max_bytes, shapes).problems:
+                problems.append(replace(problem, message=f"with batches of {size} rows: "
+                                        f"{problem.message}"))
+            if problems:
+                break
+    return checked, problems

@@ -1,0 +1,130 @@
+"""Checking the arrays a user feeds against the declared graph inputs.
+
+Runs at the API boundary (forward, predict, evaluate) and on training data before training
+starts, never inside the generated code. An array that already has the declared dtype and layout
+is checked without a copy; anything else is converted, or refused with a message naming
+the input.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.dims import Sym, format_shape
+from ..core.errors import FeedError
+from ..core.names import suggest
+from .graph import Graph
+from .inference import Types
+
+
+class FeedChecker:
+    """Validates and converts feeds: names, dtypes, ranks, sizes, symbols agreeing across
+    inputs, and integer labels within their op's bounds."""
+
+    def __init__(self, inputs: Sequence[str], graph: Graph, types: Types) -> None:
+        self.declared = {name: types.values[name] for name in inputs if name in types.values}
+        self.dtypes = {name: t.dtype for name, t in self.declared.items()}
+        # Per input, per axis: the symbol's name or the fixed size (str() of a Sym is slow).
+        self.axes = {name: tuple((str(d), None) if isinstance(d, Sym) else (None, d)
+                                 for d in t.shape) for name, t in self.declared.items()}
+        # For each integer input: (node, op, arg name, exclusive upper bound) it must respect.
+        self.bounds: dict[str, list[tuple[str, str, str, Any]]] = {}
+        for node in graph.order:
+            if node.op is None or node.id not in types.values:
+                continue
+            in_shapes = [types.values[ref].shape for ref in node.spec.inputs]
+            for position, ref in enumerate(node.spec.inputs):
+                arg = node.op.arg(position)
+                if (arg.upper is not None and ref in self.declared
+                        and self.dtypes[ref].kind in "iu"):
+                    self.bounds.setdefault(ref, []).append(
+                        (node.id, node.op.name, node.op.arg_name(position),
+                         arg.upper(node.attrs, in_shapes)))
+
+    def check(self, feeds: Mapping[str, Any], names: Sequence[str], *, rows: bool = False
+              ) -> dict[str, np.ndarray]:
+        """Arrays for the inputs `names`, converted to their declared dtypes; FeedError on
+        the first problem, naming the input. With `rows`, the arrays are whole datasets:
+        axis 0 counts rows, which batching splits, so it is not held to the declaration."""
+        if not isinstance(feeds, Mapping):
+            raise FeedError(f"feeds must be a mapping of input name to array, got "
+                            f"{type(feeds).__name__}")
+        if not self.declared.keys() >= feeds.keys():
+            unknown = [k for k in feeds if k not in self.declared]
+            raise FeedError("; ".join(f"unknown input '{k}'"
+                                      + suggest(str(k), list(self.declared)) for k in unknown))
+        arrays: dict[str, np.ndarray] = {}
+        bindings: dict[str, tuple[int, str]] = {}
+        for name in names:
+            try:
+                value = feeds[name]
+            except KeyError:
+                missing = [n for n in names if n not in feeds]
+                raise FeedError("missing input" + ("s " if len(missing) > 1 else " ")
+                                + ", ".join(f"'{m}'" for m in missing)) from None
+            arrays[name] = self._convert(name, value, bindings, rows)
+        if self.bounds:
+            symbols = {k: v[0] for k, v in bindings.items()}
+            for name, bounds in self.bounds.items():
+                if name in arrays:
+                    self._check_range(name, arrays[name], bounds, symbols)
+        return arrays
+
+    def _convert(self, name: str, value: Any, bindings: dict[str, tuple[int, str]],
+                 rows: bool = False) -> np.ndarray:
+        dtype = self.dtypes[name]
+        if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous:
+            array = value  # the common case: nothing to convert
+        else:
+            array = self._to_array(name, value, dtype)
+        axes = self.axes[name]
+        if array.ndim != len(axes):
+            raise FeedError(f"input '{name}' has shape {array.shape}, but the spec declares "
+                            f"{format_shape(self.declared[name].shape)} ({len(axes)} axes)",
+                            name)
+        for axis, ((symbol, fixed), size) in enumerate(zip(axes, array.shape)):
+            if rows and axis == 0:
+                continue
+            if symbol is None:
+                if fixed != size:
+                    raise FeedError(f"input '{name}' has shape {array.shape}, but the spec "
+                                    f"declares {format_shape(self.declared[name].shape)}",
+                                    name)
+            elif symbol in bindings:
+                if bindings[symbol][0] != size:
+                    other_size, other = bindings[symbol]
+                    raise FeedError(f"input '{name}' has {symbol} = {size} (axis {axis}) but "
+                                    f"input '{other}' has {symbol} = {other_size}", name)
+            else:
+                bindings[symbol] = (size, name)
+        return array
+
+    @staticmethod
+    def _to_array(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError) as exc:
+            raise FeedError(f"input '{name}': not an array ({exc})", name) from None
+        if array.dtype.kind not in "biuf":
+            raise FeedError(f"input '{name}': expected numbers, got dtype {array.dtype}", name)
+        if dtype.kind in "iu" and array.dtype.kind == "f":
+            if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+                raise FeedError(f"input '{name}' is {dtype} (labels or indices) but holds "
+                                "non-integer values", name)
+        return np.ascontiguousarray(array, dtype=dtype)
+
+    @staticmethod
+    def _check_range(name: str, array: np.ndarray, bounds: list[tuple[str, str, str, Any]],
+                     symbols: dict[str, int]) -> None:
+        if not array.size:
+            return
+        low, high = array.min(), array.max()
+        for node, op, arg_name, upper in bounds:
+            if isinstance(upper, Sym):
+                upper = upper.evaluate(symbols)
+            if upper is not None and (low < 0 or high >= upper):
+                bad = array[(array < 0) | (array >= upper)].flat[0]
+                raise FeedError(f"input '{name}' holds {bad}, but node '{node}' ({op}) needs "
+                                f"{arg_name} in [0, {upper})", name)

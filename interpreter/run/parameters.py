@@ -1,0 +1,162 @@
+"""Parameter tensors: declared once per spec, initialised reproducibly, shared where tied.
+
+Each trainable tensor is one array, owned by the plan and referenced by the steps that use
+it; the public `Parameters` mapping names them. A parameter tied to another node's
+(`params: {W: {tie: enc.W}}`) is not a tensor of its own: both nodes use one array, and its
+gradient is the sum of both uses.
+"""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+from ..check.inference import Types
+from ..check.validation import CheckedNode, ParamStart
+from ..core.names import suggest
+from ..ops import initializers
+from ..ops.registry import ParamDef
+
+if TYPE_CHECKING:
+    from .plan import Plan
+
+
+class Parameters(Mapping):
+    """Parameter arrays by name (`a1.W`). Assigning copies into the existing array, after
+    checking its shape, so the compiled plan's references stay valid."""
+
+    def __init__(self, names: list[str], arrays: list[np.ndarray],
+                 ties: dict[str, str] | None = None) -> None:
+        self._names = names
+        self._arrays = arrays
+        self._index = {name: i for i, name in enumerate(names)}
+        self._ties = ties or {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._arrays[self._index[name]]
+        except KeyError:
+            if name in self._ties:
+                raise KeyError(f"'{name}' is tied to '{self._ties[name]}': use that name"
+                               ) from None
+            raise KeyError(f"no parameter '{name}'" + suggest(str(name), self._names)) from None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        target = self[name]
+        if value is target:
+            return  # `params[k] -= g` updated it in place already
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ValueError(f"parameter '{name}' has shape {target.shape}, got {value.shape}")
+        target[...] = value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    @property
+    def arrays(self) -> list[np.ndarray]:
+        """The tensors in parameter-id order (what optimizers update by index)."""
+        return self._arrays
+
+    @property
+    def ties(self) -> dict[str, str]:
+        """Tied parameter names and the name of the tensor each one uses."""
+        return dict(self._ties)
+
+    def __repr__(self) -> str:
+        return "Parameters(" + ", ".join(f"{n}: {a.shape}" for n, a in self.items()) + ")"
+
+
+@dataclass
+class ParamInfo:
+    """What initialisation and messages need to know about one tensor."""
+
+    name: str
+    node: str  # the node that declares it (the first user, for a tied tensor)
+    definition: ParamDef
+    start: ParamStart | None
+    fans: tuple[int, int]
+
+
+def _name(node: CheckedNode, definition: ParamDef) -> str:
+    return f"{node.id}.{definition.name}" if definition.name else node.id
+
+
+def declare_parameters(nodes: list[CheckedNode], types: Types, dtype: np.dtype
+                       ) -> tuple[Parameters, list[ParamInfo], dict[str, tuple[int, ...]]]:
+    """One zeroed array per tensor; and, per node, the ids of the tensors it uses."""
+    names: list[str] = []
+    arrays: list[np.ndarray] = []
+    infos: list[ParamInfo] = []
+    ties: dict[str, str] = {}
+    for node in nodes:
+        assert node.op is not None
+        definitions = node.op.active_params(node.attrs)
+        shapes = types.params[node.id]
+        # A node's fans are its first parameter's (its weight's), by that tensor's layout.
+        fans = definitions[0].fans(shapes[definitions[0].name]) if definitions else (1, 1)
+        for definition in definitions:
+            name = _name(node, definition)
+            start = node.starts.get(definition.name or node.id)
+            if start is not None and start.tie is not None:
+                ties[name] = start.tie
+                continue
+            names.append(name)
+            arrays.append(np.zeros(shapes[definition.name], dtype=dtype))
+            infos.append(ParamInfo(name, node.id, definition, start, fans))
+    index = {name: i for i, name in enumerate(names)}
+    for name in ties:
+        root = ties[name]
+        while root in ties:  # validation refuses cycles
+            root = ties[root]
+        ties[name] = root
+    ids = {}
+    for node in nodes:
+        assert node.op is not None
+        ids[node.id] = tuple(index[ties.get(name, name)] for name in
+                             (_name(node, d) for d in node.op.active_params(node.attrs)))
+    return Parameters(names, arrays, ties), infos, ids
+
+
+def initialize(plan: Plan, seed: int) -> None:
+    """(Re)draw every parameter's start value and reset the state, reproducibly from `seed`.
+
+    Each tensor draws from its own generator seeded by (seed, its name), so adding a node to
+    a spec does not change the start values of the others.
+    """
+    for info, target in zip(plan.param_infos, plan.params.arrays):
+        start = info.start
+        if start is not None and start.value is not None:
+            target[...] = start.value
+            continue
+        if start is not None:
+            init_name, options = start.init, start.options
+        else:
+            init_name = info.definition.init.name
+            options = initializers.INITIALIZERS[init_name].options.model_validate(
+                info.definition.init.options)
+        rng = np.random.default_rng([seed, zlib.crc32(info.name.encode())])
+        target[...] = initializers.fill(init_name, options, target.shape, rng, info.fans,
+                                        plan.dtype)
+    for step in plan.steps:
+        for definition in step.op.state:
+            options = initializers.INITIALIZERS[definition.init.name].options.model_validate(
+                definition.init.options)
+            array = step.ctx.state[definition.name]
+            array[...] = initializers.fill(definition.init.name, options, array.shape,
+                                           np.random.default_rng(0), (1, 1), plan.dtype)
+    reseed(plan, seed)
+
+
+def reseed(plan: Plan, seed: int) -> None:
+    """Reseed the generator random ops (dropout) draw from."""
+    plan.rng.bit_generator.state = np.random.default_rng([seed, 0x5EED]).bit_generator.state
