@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from . import (activations, classification_losses, constant, conv, dropout, elementwise,
                embedding, linear, losses, math, matmul, normalization, parameter, pooling,
-               reductions, shape, softmax)
+               reductions, shape, softmax, stop_gradient)
 
 __all__ = ["activations", "classification_losses", "constant", "conv", "dropout",
            "elementwise", "embedding", "linear", "losses", "math", "matmul", "normalization",
-           "parameter", "pooling", "reductions", "shape", "softmax"]
+           "parameter", "pooling", "reductions", "shape", "softmax", "stop_gradient"]

@@ -3,7 +3,8 @@
 Inputs are (N, C, d...): a batch, C classes, then any number of further axes (pixels,
 positions) that are classified independently. Targets are integer class indices of shape
 (N, d...) or, for softmax_cross_entropy, float class probabilities of the logits' own shape.
-Both are labels, never differentiated.
+Indices are never differentiated; probabilities are, as in PyTorch (soft targets a network
+computes, as in distillation, get their gradient).
 """
 from __future__ import annotations
 
@@ -186,9 +187,15 @@ def softmax_cross_entropy_forward(ctx, xs, ps):
 
 def softmax_cross_entropy_vjp(ctx, g, saved, needs):
     log_probs, labels = saved
-    if not needs[0]:
-        return (None, None), ()
     eps = ctx.attrs.label_smoothing
+    # Only float probability targets can need a gradient: d/dq of -sum q' log p, with
+    # q' = (1 - eps) q + eps/C, is -(1 - eps) log p.
+    glabels = None
+    if needs[1]:
+        glabels = log_probs * (-(1 - eps) * _scale(ctx, g, log_probs.size // max(
+            log_probs.shape[1], 1)))
+    if not needs[0]:
+        return (None, glabels), ()
     probs = np.exp(log_probs)
     if labels.dtype.kind in "iu":
         # Targets q = (1 - eps) onehot + eps/C sum to 1, so the gradient is probs - q.
@@ -202,7 +209,7 @@ def softmax_cross_entropy_vjp(ctx, g, saved, needs):
         grad = probs * q.sum(axis=1, keepdims=True) - q
         count = probs.size // max(probs.shape[1], 1)
     grad *= _scale(ctx, g, count)
-    return (grad, None), ()
+    return (grad, glabels), ()
 
 
 def softmax_cross_entropy_reference(attrs, xs, ps):
@@ -232,9 +239,10 @@ SOFTMAX_CROSS_ENTROPY = register_op(Op(
     (p = softmax(logits) over axis 1; divided by count = N * d... for mean)
     dlogits = g (p * sum_c q[n, c] - q)           [/ count for mean]
     (for indices q is the smoothed one-hot, which sums to 1: dlogits = g (p - q))
+    dlabels (probabilities only) = -g (1 - eps) log p   [/ count for mean]
     Shape: logits (N, C, d...) with labels either (N, d...) integers in [0, C) or
     (N, C, d...) floats -> scalar. The rank picks the kind; the dtype must agree.""",
-    inputs=(Arg("logits"), Arg("labels", differentiable=False, kind="any", upper=_classes)),
+    inputs=(Arg("logits"), Arg("labels", kind="any", upper=_classes)),
     attrs=CrossEntropyAttrs,
     shape=cross_entropy_shape, kinds=cross_entropy_kinds, forward=softmax_cross_entropy_forward,
     vjp=softmax_cross_entropy_vjp, reference=softmax_cross_entropy_reference,

@@ -1,5 +1,7 @@
-"""Losses over a prediction and a target of one shape: scalar outputs; targets are not
-differentiated. The class-axis losses (nll, softmax_cross_entropy) live in
+"""Losses over a prediction and a target of one shape, with scalar outputs. As in PyTorch,
+the target is differentiable too: a target the network computes (distillation, a
+consistency loss) gets its gradient, and a target that is data costs nothing, since
+nothing needs its gradient. The class-axis losses (nll, softmax_cross_entropy) live in
 classification_losses.py."""
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ def half_squared_error_forward(ctx, xs, ps):
 
 def half_squared_error_vjp(ctx, g, diff, needs):
     scale = g if ctx.attrs.reduction == "sum" else g / _rows(diff.shape)
-    return (diff * scale if needs[0] else None, None), ()
+    return (diff * scale if needs[0] else None, diff * -scale if needs[1] else None), ()
 
 
 HALF_SQUARED_ERROR = register_op(Op(
@@ -54,9 +56,10 @@ HALF_SQUARED_ERROR = register_op(Op(
 
     out = 1/2 sum_ij (pred_ij - target_ij)^2   [/ rows for mean]
     dpred = g (pred - target)                   [/ rows for mean]
+    dtarget = -dpred
     Shape: pred and target of one shape -> scalar. A 0-d or 1-D pred counts as one row
     per leading element (rows = size of axis 0; 1 for a scalar).""",
-    inputs=(Arg("pred"), Arg("target", differentiable=False)),
+    inputs=(Arg("pred"), Arg("target")),
     attrs=ReductionAttrs,
     shape=_same_shape_loss, forward=half_squared_error_forward, vjp=half_squared_error_vjp,
     kinks="none: the loss is smooth everywhere.",
@@ -77,7 +80,7 @@ def mse_forward(ctx, xs, ps):
 
 def mse_vjp(ctx, g, diff, needs):
     scale = 2 * g if ctx.attrs.reduction == "sum" else 2 * g / max(diff.size, 1)
-    return (diff * scale if needs[0] else None, None), ()
+    return (diff * scale if needs[0] else None, diff * -scale if needs[1] else None), ()
 
 
 MSE = register_op(Op(
@@ -86,8 +89,9 @@ MSE = register_op(Op(
 
     out = mean_ij (pred_ij - target_ij)^2       [sum for reduction: sum]
     dpred = 2 g (pred - target) / size          [no division for sum]
+    dtarget = -dpred
     Shape: pred and target of one shape -> scalar.""",
-    inputs=(Arg("pred"), Arg("target", differentiable=False)),
+    inputs=(Arg("pred"), Arg("target")),
     attrs=ReductionAttrs,
     shape=_same_shape_loss, forward=mse_forward, vjp=mse_vjp,
     kinks="none: the loss is smooth everywhere.",
@@ -109,7 +113,8 @@ def l1_forward(ctx, xs, ps):
 def l1_vjp(ctx, g, diff, needs):
     scale = g if ctx.attrs.reduction == "sum" else g / max(diff.size, 1)
     # np.sign(0) = 0: the subgradient PyTorch picks where pred == target.
-    return (np.sign(diff) * scale if needs[0] else None, None), ()
+    sign = np.sign(diff)
+    return (sign * scale if needs[0] else None, sign * -scale if needs[1] else None), ()
 
 
 L1 = register_op(Op(
@@ -118,8 +123,9 @@ L1 = register_op(Op(
 
     out = mean_ij |pred_ij - target_ij|          [sum for reduction: sum]
     dpred = g sign(pred - target) / size         [no division for sum]
+    dtarget = -dpred
     Shape: pred and target of one shape -> scalar.""",
-    inputs=(Arg("pred"), Arg("target", differentiable=False)),
+    inputs=(Arg("pred"), Arg("target")),
     attrs=ReductionAttrs,
     shape=_same_shape_loss, forward=l1_forward, vjp=l1_vjp,
     kinks="at pred == target the gradient is 0 (sign(0) = 0), as PyTorch's l1_loss.",
@@ -146,10 +152,9 @@ def bce_with_logits_forward(ctx, xs, ps):
 
 def bce_with_logits_vjp(ctx, g, saved, needs):
     logits, target = saved
-    if not needs[0]:
-        return (None, None), ()
     scale = g if ctx.attrs.reduction == "sum" else g / max(logits.size, 1)
-    return ((stable_sigmoid(logits) - target) * scale, None), ()
+    glogits = (stable_sigmoid(logits) - target) * scale if needs[0] else None
+    return (glogits, logits * -scale if needs[1] else None), ()
 
 
 def bce_with_logits_reference(attrs, xs, ps):
@@ -167,8 +172,9 @@ BCE_WITH_LOGITS = register_op(Op(
 
     out = mean_i [max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|))]   [sum for reduction: sum]
     dlogits = g (sigmoid(x) - t) / size                           [no division for sum]
+    dtarget = -g x / size
     Shape: logits and target of one shape -> scalar.""",
-    inputs=(Arg("logits"), Arg("target", differentiable=False)),
+    inputs=(Arg("logits"), Arg("target")),
     attrs=ReductionAttrs,
     shape=_same_shape_loss, forward=bce_with_logits_forward, vjp=bce_with_logits_vjp,
     reference=bce_with_logits_reference,

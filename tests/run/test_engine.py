@@ -270,3 +270,45 @@ def test_op_names_must_be_snake_case(name):
 
     with pytest.raises(RegistrationError, match="snake_case"):
         register_op(replace(interpreter.get_op("relu"), name=name))
+
+
+# ----- loss targets: PyTorch's semantics ---------------------------------------------------
+
+def two_branch(target_op=None):
+    nodes = [{"id": "o", "op": "linear", "inputs": ["X"], "attrs": {"out_features": 2}},
+             {"id": "t", "op": "linear", "inputs": ["X"], "attrs": {"out_features": 2}}]
+    target = "t"
+    if target_op is not None:
+        nodes.append({"id": "d", "op": target_op, "inputs": ["t"]})
+        target = "d"
+    nodes.append({"id": "loss", "op": "mse", "inputs": ["o", target]})
+    return interpreter.load(spec(nodes, outputs=["o"]))
+
+
+def test_a_computed_target_gets_its_gradient_as_in_pytorch():
+    net = two_branch()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 3))
+    out = net.forward({"X": X})
+    grads = net.backward()
+    o = X @ net.params["o.W"] + net.params["o.b"]
+    t = X @ net.params["t.W"] + net.params["t.b"]
+    np.testing.assert_allclose(out["loss"], np.mean((o - t) ** 2), rtol=1e-12)
+    d_o = 2 * (o - t) / o.size
+    np.testing.assert_allclose(grads["o.W"], X.T @ d_o, rtol=1e-12)
+    np.testing.assert_allclose(grads["t.W"], X.T @ -d_o, rtol=1e-12)
+
+
+def test_stop_gradient_detaches_the_target():
+    net = two_branch("stop_gradient")
+    X = np.random.default_rng(1).normal(size=(4, 3))
+    net.forward({"X": X})
+    grads = net.backward(inputs=True)
+    assert np.all(grads["t.W"] == 0) and np.all(grads["t.b"] == 0)
+    assert np.any(grads["o.W"] != 0)
+    # X still gets its gradient, through o only.
+    o = X @ net.params["o.W"] + net.params["o.b"]
+    t = X @ net.params["t.W"] + net.params["t.b"]
+    np.testing.assert_allclose(grads["X"], 2 * (o - t) / o.size @ net.params["o.W"].T,
+                               rtol=1e-12)
+    assert "# t (linear)" not in net.plan_source("backward")
