@@ -42,7 +42,9 @@ def by_hand():
     d_w1 = X.T @ d_a1
     d_b1 = d_a1.sum(axis=0, keepdims=True)
     d_x = d_a1 @ W1.T
-    return a2, loss, {"a1.W": d_w1, "a1.b": d_b1, "a2.W": d_w2, "a2.b": d_b2, "X": d_x}
+    d_y = -d_a2                        # the target is differentiable too, as in PyTorch
+    return a2, loss, {"a1.W": d_w1, "a1.b": d_b1, "a2.W": d_w2, "a2.b": d_b2, "X": d_x,
+                      "y": d_y}
 
 
 def test_forward_matches_the_note(net):
@@ -68,7 +70,7 @@ def test_backward_matches_the_note_by_hand(net):
     net.forward({"X": X, "y": Y})
     grads = net.backward(inputs=True)
     _, _, expected = by_hand()
-    assert set(grads) == set(expected)  # y is a target: no gradient
+    assert set(grads) == set(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(grads[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
 
