@@ -35,11 +35,13 @@ class Network(Engine):
 
     def save_weights(self, path: str | os.PathLike) -> None:
         """Write every parameter and state array to an .npz archive, by name, atomically."""
+        self.params.sync()
         weights.save_weights({**self.params, **self.state}, path)
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Set parameters and state from an .npz archive written by `save_weights`; every
         name must match with its shape, or nothing is changed (DataError lists all)."""
+        self.params.sync()
         weights.load_weights({**self.params, **self.state}, path)
 
 

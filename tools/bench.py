@@ -4,9 +4,11 @@
 
 Each workload's step (forward + backward + SGD update on one batch) is timed for every
 implementation in the same run, interleaved round by round, BLAS pinned to one thread; the
-figure is the median per-step time over the rounds and the ratio to hand numpy's. Peak
-memory per step is measured separately with tracemalloc (numpy reports its allocations to
-it; torch does not, so torch has no memory figure).
+figure is the median per-step time over the rounds and the ratio to hand numpy's. The
+interpreter is timed two ways: `train`, the step `net.train()` runs, and `library`, the
+loop a library user writes (`net.forward`, `net.backward`, then `params[name] -= lr * grad`
+through `net.params`). Peak memory per step is measured separately with tracemalloc (numpy
+reports its allocations to it; torch does not, so torch has no memory figure).
 """
 from __future__ import annotations
 
@@ -50,10 +52,25 @@ def interpreter_step(net: Any, batch: dict[str, np.ndarray]) -> Callable[[], flo
     return step
 
 
+def library_step(net: Any, batch: dict[str, np.ndarray], lr: float) -> Callable[[], float]:
+    """What a library user writes: forward, backward, an SGD update through net.params."""
+    params = net.params
+    loss_name = net.loss
+
+    def step() -> float:
+        loss = float(net.forward(batch)[loss_name])
+        for name, grad in net.backward().items():
+            params[name] -= lr * grad
+        return loss
+
+    return step
+
+
 def build(workload: Workload, with_torch: bool) -> tuple[dict[str, Callable[[], float]], Any]:
-    nets = [interpreter.load(workload.spec, seed=0, data=False) for _ in range(3)]
+    nets = [interpreter.load(workload.spec, seed=0, data=False) for _ in range(4)]
     start = {k: v.copy() for k, v in nets[0].params.items()}
-    steps = {"interpreter": interpreter_step(nets[0], workload.batch)}
+    steps = {"train": interpreter_step(nets[0], workload.batch),
+             "library": library_step(nets[3], workload.batch, workload.lr)}
     hand_params = {k: v.copy() for k, v in start.items()}
     steps["numpy"] = workload.hand(hand_params, workload.batch, workload.lr)
     if with_torch and workload.torch is not None:
@@ -68,10 +85,12 @@ def check_agreement(workload: Workload) -> float:
     hand = workload.hand({k: v.copy() for k, v in net.params.items()}, workload.batch,
                          workload.lr)
     ours = interpreter_step(net, workload.batch)
+    other = interpreter.load(workload.spec, seed=0, data=False)
+    library = library_step(other, workload.batch, workload.lr)
     worst = 0.0
     for _ in range(5):
-        a, b = ours(), hand()
-        worst = max(worst, abs(a - b) / max(abs(b), 1e-30))
+        a, b, c = ours(), hand(), library()
+        worst = max(worst, abs(a - b) / max(abs(b), 1e-30), abs(c - b) / max(abs(b), 1e-30))
     tolerance = 1e-4 if net.dtype == np.float32 else 1e-10
     if worst > tolerance:
         raise SystemExit(f"{workload.name}: the interpreter and hand numpy disagree "
@@ -175,15 +194,17 @@ def main() -> int:
         import torch
         print(f"torch {torch.__version__} (eager, 1 thread)")
     results: dict[str, Any] = {"blas": blas_info(), "numpy": np.__version__, "workloads": {}}
-    header = (f"{'workload':<6} {'numpy µs':>10} {'interp µs':>10} {'ratio':>7} "
-              f"{'torch µs':>10} {'torch ratio':>11} {'mem ratio':>9} {'infer/train mem':>15}")
+    header = (f"{'workload':<6} {'numpy µs':>10} {'train µs':>10} {'ratio':>7} "
+              f"{'library µs':>10} {'ratio':>7} {'torch µs':>10} {'ratio':>7} "
+              f"{'mem ratio':>9} {'infer/train mem':>15}")
     print(header)
     for name in args.workloads:
         workload = WORKLOADS[name]()
         agreement = check_agreement(workload)
         steps, nets = build(workload, with_torch)
         times = time_steps(steps, args.rounds, args.seconds)
-        memory = {"interpreter": peak_memory(steps["interpreter"]),
+        memory = {"interpreter": peak_memory(steps["train"]),
+                  "library": peak_memory(steps["library"]),
                   "numpy": peak_memory(steps["numpy"])}
         inference_net = nets[2]
         memory["inference"] = peak_memory(lambda: inference_net.predict(workload.batch))
@@ -198,10 +219,12 @@ def main() -> int:
         }
         results["workloads"][name] = row
         torch_time = times.get("torch")
-        print(f"{name:<6} {times['numpy'] * 1e6:>10.1f} {times['interpreter'] * 1e6:>10.1f} "
-              f"{row['ratio_to_numpy']['interpreter']:>6.2f}x "
-              + (f"{torch_time * 1e6:>10.1f} {torch_time / times['numpy']:>10.2f}x "
-                 if torch_time else f"{'-':>10} {'-':>11} ")
+        ratio = row["ratio_to_numpy"]
+        print(f"{name:<6} {times['numpy'] * 1e6:>10.1f} {times['train'] * 1e6:>10.1f} "
+              f"{ratio['train']:>6.2f}x {times['library'] * 1e6:>10.1f} "
+              f"{ratio['library']:>6.2f}x "
+              + (f"{torch_time * 1e6:>10.1f} {torch_time / times['numpy']:>6.2f}x "
+                 if torch_time else f"{'-':>10} {'-':>7} ")
               + f"{row['memory_ratio']:>8.2f}x {row['inference_to_training_memory']:>14.2f}x",
               flush=True)
     if limiter is not None:

@@ -8,7 +8,7 @@ the input.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,10 @@ class FeedChecker:
         # Per input, per axis: the symbol's name or the fixed size (str() of a Sym is slow).
         self.axes = {name: tuple((str(d), None) if isinstance(d, Sym) else (None, d)
                                  for d in t.shape) for name, t in self.declared.items()}
+        # The same, split for the checks: (axis, size) pairs and (axis, symbol) pairs.
+        self.layout = {name: (tuple((i, f) for i, (s, f) in enumerate(axes) if s is None),
+                              tuple((i, s) for i, (s, f) in enumerate(axes) if s is not None))
+                       for name, axes in self.axes.items()}
         # For each integer input: (node, op, arg name, exclusive upper bound) it must respect.
         self.bounds: dict[str, list[tuple[str, str, str, Any]]] = {}
         for node in graph.order:
@@ -48,14 +52,19 @@ class FeedChecker:
         """Arrays for the inputs `names`, converted to their declared dtypes; FeedError on
         the first problem, naming the input. With `rows`, the arrays are whole datasets:
         axis 0 counts rows, which batching splits, so it is not held to the declaration."""
-        if not isinstance(feeds, Mapping):
+        return dict(zip(names, self.arguments(feeds, names, rows=rows)))
+
+    def arguments(self, feeds: Mapping[str, Any], names: Sequence[str], *, rows: bool = False
+                  ) -> list[np.ndarray]:
+        """`check`'s arrays as a list in the order of `names`, ready to call with."""
+        if type(feeds) is not dict and not isinstance(feeds, Mapping):
             raise FeedError(f"feeds must be a mapping of input name to array, got "
                             f"{type(feeds).__name__}")
         if not self.declared.keys() >= feeds.keys():
             unknown = [k for k in feeds if k not in self.declared]
             raise FeedError("; ".join(f"unknown input '{k}'"
                                       + suggest(str(k), list(self.declared)) for k in unknown))
-        arrays: dict[str, np.ndarray] = {}
+        arrays = []
         bindings: dict[str, tuple[int, str]] = {}
         for name in names:
             try:
@@ -64,41 +73,81 @@ class FeedChecker:
                 missing = [n for n in names if n not in feeds]
                 raise FeedError("missing input" + ("s " if len(missing) > 1 else " ")
                                 + ", ".join(f"'{m}'" for m in missing)) from None
-            arrays[name] = self._convert(name, value, bindings, rows)
+            arrays.append(self._convert(name, value, bindings, rows))
         if self.bounds:
             symbols = {k: v[0] for k, v in bindings.items()}
-            for name, bounds in self.bounds.items():
-                if name in arrays:
-                    self._check_range(name, arrays[name], bounds, symbols)
+            for name, array in zip(names, arrays):
+                if name in self.bounds:
+                    self._check_range(name, array, self.bounds[name], symbols)
         return arrays
+
+    def compile(self, names: Sequence[str]) -> Callable[[Mapping[str, Any]], list[np.ndarray]]:
+        """`arguments` specialised to `names`, as generated code: arrays that already have
+        the declared dtype, layout and sizes (and labels in range) pass with a handful of
+        comparisons and no copy; anything else goes to `arguments`, which converts it or
+        says exactly what is wrong."""
+        lines = ["def check(feeds):", "    if type(feeds) is not dict or not KNOWN >= feeds.keys():",
+                 "        return SLOW(feeds, NAMES)"]
+        if names:
+            lines += ["    try:"] + [f"        a{k} = feeds[{name!r}]" for k, name in
+                                      enumerate(names)]
+            lines += ["    except KeyError:", "        return SLOW(feeds, NAMES)"]
+        names_bound: dict[str, Any] = {"KNOWN": frozenset(self.declared), "NAMES": list(names),
+                                       "SLOW": self.arguments, "ndarray": np.ndarray}
+        seen: dict[str, str] = {}
+        for k, name in enumerate(names):
+            names_bound[f"D{k}"] = self.dtypes[name]
+            fixed, symbols = self.layout[name]
+            tests = [f"len(s{k}) != {len(self.axes[name])}"]
+            tests += [f"s{k}[{axis}] != {size}" for axis, size in fixed]
+            for axis, symbol in symbols:
+                if symbol in seen:
+                    tests.append(f"s{k}[{axis}] != {seen[symbol]}")
+            lines += [f"    if type(a{k}) is not ndarray or a{k}.dtype is not D{k} or not "
+                      f"a{k}.flags.c_contiguous:", "        return SLOW(feeds, NAMES)",
+                      f"    s{k} = a{k}.shape",
+                      f"    if {' or '.join(tests)}:", "        return SLOW(feeds, NAMES)"]
+            for axis, symbol in symbols:
+                seen.setdefault(symbol, f"s{k}[{axis}]")
+            uppers = [upper for *_, upper in self.bounds.get(name, ())]
+            if uppers:
+                if not all(isinstance(u, int) for u in uppers):
+                    lines.append("    return SLOW(feeds, NAMES)")  # bounds that need symbols
+                    break
+                lines += [f"    if a{k}.size and (a{k}.min() < 0 or a{k}.max() >= {min(uppers)}):",
+                          "        return SLOW(feeds, NAMES)"]
+        lines.append("    return [" + ", ".join(f"a{k}" for k in range(len(names))) + "]")
+        source = "\n".join(lines) + "\n"
+        exec(compile(source, "<feed check>", "exec"), names_bound)  # noqa: S102 - ours
+        return names_bound["check"]
 
     def _convert(self, name: str, value: Any, bindings: dict[str, tuple[int, str]],
                  rows: bool = False) -> np.ndarray:
-        dtype = self.dtypes[name]
-        if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous:
+        if (type(value) is np.ndarray and value.dtype is self.dtypes[name]
+                and value.flags.c_contiguous):
             array = value  # the common case: nothing to convert
         else:
-            array = self._to_array(name, value, dtype)
-        axes = self.axes[name]
-        if array.ndim != len(axes):
-            raise FeedError(f"input '{name}' has shape {array.shape}, but the spec declares "
-                            f"{format_shape(self.declared[name].shape)} ({len(axes)} axes)",
-                            name)
-        for axis, ((symbol, fixed), size) in enumerate(zip(axes, array.shape)):
+            array = self._to_array(name, value, self.dtypes[name])
+        shape = array.shape
+        fixed, symbols = self.layout[name]
+        if len(shape) != len(self.axes[name]):
+            raise FeedError(f"input '{name}' has shape {shape}, but the spec declares "
+                            f"{format_shape(self.declared[name].shape)} "
+                            f"({len(self.axes[name])} axes)", name)
+        for axis, size in fixed:
+            if shape[axis] != size and not (rows and axis == 0):
+                raise FeedError(f"input '{name}' has shape {shape}, but the spec declares "
+                                f"{format_shape(self.declared[name].shape)}", name)
+        for axis, symbol in symbols:
             if rows and axis == 0:
                 continue
-            if symbol is None:
-                if fixed != size:
-                    raise FeedError(f"input '{name}' has shape {array.shape}, but the spec "
-                                    f"declares {format_shape(self.declared[name].shape)}",
-                                    name)
-            elif symbol in bindings:
-                if bindings[symbol][0] != size:
-                    other_size, other = bindings[symbol]
-                    raise FeedError(f"input '{name}' has {symbol} = {size} (axis {axis}) but "
-                                    f"input '{other}' has {symbol} = {other_size}", name)
-            else:
+            size = shape[axis]
+            bound = bindings.get(symbol)
+            if bound is None:
                 bindings[symbol] = (size, name)
+            elif bound[0] != size:
+                raise FeedError(f"input '{name}' has {symbol} = {size} (axis {axis}) but "
+                                f"input '{bound[1]}' has {symbol} = {bound[0]}", name)
         return array
 
     @staticmethod

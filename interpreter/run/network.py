@@ -54,6 +54,7 @@ class Network:
         self._result_slots = [plan.slot(n) for n in self._result_names]
         self._forward_steps = plan.steps_for(self._result_slots)
         self._forward_inputs = plan.inputs_of(self._forward_steps)
+        self._check_forward_feeds = self._feeds.compile(self._forward_inputs)
 
     # ----- setup -------------------------------------------------------------------------
 
@@ -95,10 +96,10 @@ class Network:
     def _function(self, key: tuple, mode: str | None) -> Callable[..., Any]:
         """The generated function for `key`, plain (mode None) or checked ("check",
         "contract"), compiled on first use."""
-        function = self._compiled.get(key + (mode,))
+        function = self._compiled.get((key, mode))
         if function is None:
             monitor = self._monitors[mode] if mode is not None else None
-            function = self._compiled[key + (mode,)] = self._generate(key, monitor)
+            function = self._compiled[(key, mode)] = self._generate(key, monitor)
         return function
 
     @property
@@ -146,6 +147,33 @@ class Network:
             pass
         return FeedError(str(exc))
 
+    def _backward_call(self, inputs: bool, mode: str | None
+                       ) -> Callable[[tuple], dict[str, np.ndarray]]:
+        """backward() for one choice of input gradients and mode, everything that does not
+        change between calls worked out once."""
+        flow = self._flow(inputs)
+        function = self._function(("backward", inputs), mode)
+        seed = self._seed_gradient
+        arrays = self.params.arrays
+        names = list(self.params)
+        got = [names[pid] for pid in flow.params]
+        missing = [(names[pid], arrays[pid]) for pid in range(len(names))
+                   if pid not in set(flow.params)]
+        input_names = [self.plan.slots[slot] for slot in flow.inputs]
+
+        def call(saved: tuple) -> dict[str, np.ndarray]:
+            param_grads, input_grads = function(seed, *saved)
+            result = dict(zip(got, param_grads))
+            if missing:  # zeros for what the loss does not reach, in the parameters' order
+                result.update((name, np.zeros_like(array)) for name, array in missing)
+                result = {name: result[name] for name in names}
+            if input_names:
+                result.update(zip(input_names, input_grads))
+            return result
+
+        self._compiled[("backward call", inputs, mode)] = call
+        return call
+
     def compile_step(self, update: Callable[[int, np.ndarray], None], *, check: bool = False
                      ) -> Callable[..., float]:
         """A training step: `step(*arrays of training_inputs()) -> loss`, forward then (if
@@ -153,6 +181,7 @@ class Network:
         as soon as its gradient is final. A non-finite loss returns before any update."""
         if self.loss is None:
             raise FeedError("this spec has no loss, so there is nothing to train")
+        self.params.sync()
         return codegen.compile_train_step(self.plan, self._flow(False), self._seed_gradient,
                                           update, self._monitors["check"] if check else None)
 
@@ -166,11 +195,18 @@ class Network:
         that have one (dropout, batch norm). The arrays are the engine's own: copy before
         changing them.
         """
-        arrays = self._feeds.check(feeds, self._forward_inputs)
-        self.plan.set_training(training)
+        args = self._check_forward_feeds(feeds)
+        self.params.sync()
+        if training is not self.plan.training:
+            self.plan.set_training(training)
+        # The first forward and backward check the ops' contracts; check mode, everything.
+        mode = "check" if self.check else (None if self._contracts_checked else "contract")
+        function = self._compiled.get((("forward",), mode)) or self._function(("forward",), mode)
         self._saved = None
-        mode = self._mode or (None if self._contracts_checked else "contract")
-        results, saved = self._call(("forward",), arrays, self._forward_inputs, mode)
+        try:
+            results, saved = function(*args)
+        except ShapeError as exc:
+            raise self._shape_failure(("forward",), args, exc) from None
         self._saved = saved
         self._saved_mode = mode
         return dict(zip(self._result_names, results))
@@ -179,26 +215,19 @@ class Network:
         """Gradients of the loss from the last `forward`: one per parameter by name (zeros
         for a parameter the loss does not reach), and with `inputs=True` one per float graph
         input that receives a gradient."""
-        if self.loss is None:
-            raise FeedError("this spec has no loss, so there is nothing to differentiate")
-        if self._saved is None:
+        saved, mode = self._saved, self._saved_mode
+        if saved is None or self.loss is None:
+            if self.loss is None:
+                raise FeedError("this spec has no loss, so there is nothing to differentiate")
             raise FeedError("backward() needs a forward() first (predict() and evaluate() "
                             "keep nothing to differentiate)")
-        flow = self._flow(inputs)
-        # The monitor's recorded shapes belong to the pass that made them: a checked
-        # forward is followed by a checked backward.
-        function = self._function(("backward", inputs), self._saved_mode)
-        param_grads, input_grads = function(self._seed_gradient, *self._saved)
-        self._contracts_checked = self._contracts_checked or self._saved_mode == "contract"
-        arrays = self.params.arrays
-        names = list(self.params)
-        result: dict[str, np.ndarray] = {}
-        got = dict(zip(flow.params, param_grads))
-        for pid, name in enumerate(names):
-            grad = got.get(pid)
-            result[name] = grad if grad is not None else np.zeros_like(arrays[pid])
-        for slot, grad in zip(flow.inputs, input_grads):
-            result[self.plan.slots[slot]] = grad
+        # A checked forward is followed by a checked backward: the monitor's recorded
+        # shapes belong to the pass that made them.
+        call = (self._compiled.get(("backward call", inputs, mode))
+                or self._backward_call(inputs, mode))
+        result = call(saved)
+        if mode == "contract":
+            self._contracts_checked = True
         return result
 
     def predict(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -215,6 +244,7 @@ class Network:
         results = tuple(self.plan.slot(n) for n in names)
         inputs = self.plan.inputs_of(self.plan.steps_for(results))
         arrays = self._feeds.check(feeds, inputs)
+        self.params.sync()
         self.plan.set_training(False)
         return dict(zip(names, self._call(("infer", results), arrays, inputs, self._mode)))
 

@@ -8,9 +8,9 @@ gradient is the sum of both uses.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from operator import is_
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,43 +24,47 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 
-class Parameters(Mapping):
-    """Parameter arrays by name (`a1.W`). Assigning copies into the existing array, after
-    checking its shape, so the compiled plan's references stay valid."""
+class Parameters(dict):
+    """Parameter arrays by name (`a1.W`): the network's own tensors, which its generated
+    code reads. Change them in place (`params["a1.W"] -= lr * grad`, or `[...] = values`).
+
+    A plain dict underneath, so a library user's training loop, which reads and updates
+    every parameter on every step, pays only for dict lookups. Assigning a new array to a
+    name sets that parameter's values: the next time the network runs, `sync` copies it
+    into the network's tensor (checking its shape) and puts the tensor back in its place.
+    """
 
     def __init__(self, names: list[str], arrays: list[np.ndarray],
                  ties: dict[str, str] | None = None) -> None:
+        super().__init__(zip(names, arrays))
         self._names = names
         self._arrays = arrays
-        self._index = {name: i for i, name in enumerate(names)}
         self._ties = ties or {}
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            return self._arrays[self._index[name]]
-        except KeyError:
-            if name in self._ties:
-                raise KeyError(f"'{name}' is tied to '{self._ties[name]}': use that name"
-                               ) from None
-            raise KeyError(f"no parameter '{name}'" + suggest(str(name), self._names)) from None
+    def __missing__(self, name: str) -> np.ndarray:
+        if name in self._ties:
+            raise KeyError(f"'{name}' is tied to '{self._ties[name]}': use that name")
+        raise KeyError(f"no parameter '{name}'" + suggest(str(name), self._names))
 
-    def __setitem__(self, name: str, value: Any) -> None:
-        target = self[name]
-        if value is target:
-            return  # `params[k] -= g` updated it in place already
-        value = np.asarray(value)
-        if value.shape != target.shape:
-            raise ValueError(f"parameter '{name}' has shape {target.shape}, got {value.shape}")
-        target[...] = value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._index
+    def sync(self) -> None:
+        """Make every entry the network's own tensor again, copying in the values of any
+        array assigned since; ValueError if one does not fit."""
+        if len(self) == len(self._arrays) and all(map(is_, self.values(), self._arrays)):
+            return  # nothing was reassigned: the cheap, common case
+        entries = dict(self)
+        dict.clear(self)
+        dict.update(self, zip(self._names, self._arrays))
+        for name, value in entries.items():
+            if name not in self:
+                raise ValueError(f"'{name}' is not a parameter of this network"
+                                 + suggest(str(name), self._names))
+            target = self[name]
+            if value is not target:
+                value = np.asarray(value)
+                if value.shape != target.shape:
+                    raise ValueError(f"parameter '{name}' has shape {target.shape}, but was "
+                                     f"assigned an array of shape {value.shape}")
+                target[...] = value
 
     @property
     def arrays(self) -> list[np.ndarray]:

@@ -89,10 +89,17 @@ def test_parameter_assignment_copies_in_place_and_checks_shape():
         {"id": "loss", "op": "sum", "inputs": ["h"]},
     ]))
     before = net.params["h.W"]
-    net.params["h.W"] = np.ones((3, 2))
+    net.params["h.W"] -= 1.0  # in place: the same tensor
+    assert net.params["h.W"] is before
+    net.params["h.W"] = np.ones((3, 2))  # a new array: its values are copied in on the next run
+    out = net.forward({"X": np.ones((1, 3))})
     assert net.params["h.W"] is before and np.all(before == 1)
-    with pytest.raises(ValueError, match=r"has shape \(3, 2\)"):
-        net.params["h.W"] = np.ones((2, 3))
+    np.testing.assert_allclose(out["h"], 3 + net.params["h.b"])
+    net.params["h.W"] = np.ones((2, 3))
+    with pytest.raises(ValueError, match=r"parameter 'h.W' has shape \(3, 2\), but was "
+                                         r"assigned an array of shape \(2, 3\)"):
+        net.forward({"X": np.ones((1, 3))})
+    assert net.params["h.W"] is before
     with pytest.raises(KeyError, match="did you mean 'h.W'"):
         net.params["h.w"]
 
