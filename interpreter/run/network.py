@@ -7,6 +7,7 @@ check mode (checks.py), which `check=True` selects for every call.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import is_
 from typing import Any, Callable
 
 import numpy as np
@@ -38,7 +39,6 @@ class Network:
         self.params: Parameters = plan.params
         self.state: dict[str, np.ndarray] = plan.state
         self.node_ops = {step.node: step.op.name for step in plan.steps}
-        self.check = check
         self.data = analysis.data  # the spec's training data, checked (or None)
         self.seed = 0
         self._node_index = {node.id: i for i, node in enumerate(spec.nodes)}
@@ -55,6 +55,7 @@ class Network:
         self._forward_steps = plan.steps_for(self._result_slots)
         self._forward_inputs = plan.inputs_of(self._forward_steps)
         self._check_forward_feeds = self._feeds.compile(self._forward_inputs)
+        self.check = check
 
     # ----- setup -------------------------------------------------------------------------
 
@@ -195,21 +196,56 @@ class Network:
         that have one (dropout, batch norm). The arrays are the engine's own: copy before
         changing them.
         """
-        args = self._check_forward_feeds(feeds)
-        self.params.sync()
         if training is not self.plan.training:
             self.plan.set_training(training)
+        return self._forward_now(feeds)
+
+    @property
+    def check(self) -> bool:
+        """Whether every call runs in check mode (each value and gradient checked as it is
+        made, failures naming the node)."""
+        return self._check
+
+    @check.setter
+    def check(self, value: bool) -> None:
+        self._check = bool(value)
+        self._choose_forward()
+
+    def _choose_forward(self) -> None:
+        # Compiled when first called, not when the network is loaded.
+        self._forward_now = self._first_forward
+
+    def _first_forward(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         # The first forward and backward check the ops' contracts; check mode, everything.
-        mode = "check" if self.check else (None if self._contracts_checked else "contract")
-        function = self._compiled.get((("forward",), mode)) or self._function(("forward",), mode)
-        self._saved = None
-        try:
-            results, saved = function(*args)
-        except ShapeError as exc:
-            raise self._shape_failure(("forward",), args, exc) from None
-        self._saved = saved
-        self._saved_mode = mode
-        return dict(zip(self._result_names, results))
+        mode = "check" if self._check else (None if self._contracts_checked else "contract")
+        self._forward_now = (self._compiled.get(("forward call", mode))
+                             or self._forward_call(mode))
+        return self._forward_now(feeds)
+
+    def _forward_call(self, mode: str | None) -> Callable[[Mapping[str, Any]], dict]:
+        """forward() in one mode, everything that does not change between calls worked
+        out once: the feed check, the parameter sync, the generated function."""
+        check = self._check_forward_feeds
+        function = self._function(("forward",), mode)
+        params, arrays = self.params, self.params.arrays
+        count = len(arrays)
+        names = self._result_names
+
+        def call(feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+            args = check(feeds)
+            if len(params) != count or not all(map(is_, params.values(), arrays)):
+                params.sync()
+            self._saved = None
+            try:
+                results, saved = function(*args)
+            except ShapeError as exc:
+                raise self._shape_failure(("forward",), args, exc) from None
+            self._saved = saved
+            self._saved_mode = mode
+            return dict(zip(names, results))
+
+        self._compiled[("forward call", mode)] = call
+        return call
 
     def backward(self, *, inputs: bool = False) -> dict[str, np.ndarray]:
         """Gradients of the loss from the last `forward`: one per parameter by name (zeros
@@ -226,8 +262,9 @@ class Network:
         call = (self._compiled.get(("backward call", inputs, mode))
                 or self._backward_call(inputs, mode))
         result = call(saved)
-        if mode == "contract":
+        if mode == "contract" and not self._contracts_checked:
             self._contracts_checked = True
+            self._choose_forward()
         return result
 
     def predict(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
