@@ -268,14 +268,21 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     seconds = time.perf_counter() - started
     if args.save is not None:
         net.save_weights(args.save)
-    outputs = net.predict(data)
+    # The outputs may read inputs that training does not (a side branch on its own input).
+    absent = [name for name in net.inference_inputs() if name not in data]
+    outputs = net.predict(data) if not absent else {}
     print(f"final loss {history.final_loss:.6g} ({history.epochs} epochs, {history.steps} "
           f"steps, {seconds:.2f} s)", file=out)
     targets = loss_targets(net, data)
     if not args.quiet:
         print(file=out)
-        print("outputs on the training data:", file=out)
-        _print_table(out, outputs, targets)
+        if absent:
+            print("the outputs need input" + ("s " if len(absent) > 1 else " ")
+                  + ", ".join(f"'{name}'" for name in absent) + ", which the training data "
+                  "does not hold: not shown", file=out)
+        else:
+            print("outputs on the training data:", file=out)
+            _print_table(out, outputs, targets)
     if args.json is not None:
         _write_json(args.json, {
             "spec": str(args.spec), "name": net.spec.name, "status": "ok",

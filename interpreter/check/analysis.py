@@ -76,7 +76,7 @@ def _check_training(spec: Spec, source: SourceMap, graph: Graph, types: Types,
     names = _training_inputs(spec, graph)
     if arrays is None or names is None or any(n not in types.values for n in names):
         return None, problems
-    checker = FeedChecker(names, graph, types)
+    checker = FeedChecker([n for n in spec.inputs if n in types.values], graph, types)
     checked, found = check_data(arrays, names, checker, source, where(spec))
     problems += found
     if checked is None:
@@ -87,13 +87,16 @@ def _check_training(spec: Spec, source: SourceMap, graph: Graph, types: Types,
     if clean and not problems:
         # The shape rules again, at the sizes training will run: a kernel larger than the
         # images, a reshape that does not divide, ... are spec errors, not a failed step.
+        every = {name: types.values[name].shape for name in spec.inputs}
+        trained = {spec.loss} | graph.ancestors(spec.loss)
         for size in batch_sizes(rows, spec.train.batch_size):
-            shapes = concrete_shapes(declared, checked, size)
+            shapes = concrete_shapes(every, declared, checked, size)
             if shapes is None:
                 continue
             for problem in infer(spec, graph, source, max_bytes, shapes).problems:
-                problems.append(replace(problem, message=f"with batches of {size} rows: "
-                                        f"{problem.message}"))
+                if problem.node in trained:
+                    problems.append(replace(problem, message=f"with batches of {size} rows: "
+                                            f"{problem.message}"))
             if problems:
                 break
     return checked, problems

@@ -68,6 +68,9 @@ def check_data(arrays: dict[str, Any], names: list[str], checker: FeedChecker,
         path = located + ((input_name,) if input_name and located[-1] == "inline" else ())
         return None, [source.problem(path, f"training data: {message}")]
 
+    # Every input the data holds is checked and kept (predicting on the training data may
+    # read inputs training does not); the ones training reads must be there.
+    names = list(names) + [name for name in arrays if name not in names]
     try:
         checked = checker.check(arrays, names, rows=True)
     except FeedError as exc:
@@ -123,18 +126,17 @@ def check_batching(spec: Spec, source: SourceMap | None, inputs: dict[str, tuple
     return problems
 
 
-def concrete_shapes(declared: dict[str, tuple], arrays: dict[str, np.ndarray],
+def concrete_shapes(declared: dict[str, tuple], data: dict[str, tuple], arrays: dict[str, np.ndarray],
                     size: int) -> dict[str, tuple] | None:
-    """The training inputs' shapes with their symbols bound by the data, for a batch of
-    `size` rows; None when the data binds a symbol two ways (reported elsewhere)."""
+    """Every input's declared shape with the symbols the training data binds (for a batch
+    of `size` rows) replaced by their sizes; None when the data binds a symbol two ways
+    (reported elsewhere). `data` maps the training inputs to their declared shapes."""
     bindings: dict[str, int] = {}
-    for name, shape in declared.items():
+    for name, shape in data.items():
         actual = (size,) + arrays[name].shape[1:]
         for dim, value in zip(shape, actual):
             if isinstance(dim, Sym):
                 if bindings.setdefault(str(dim), value) != value:
                     return None
-    out = {}
-    for name, shape in declared.items():
-        out[name] = tuple(bindings.get(str(d), d) if isinstance(d, Sym) else d for d in shape)
-    return out
+    return {name: tuple(bindings.get(str(d), d) if isinstance(d, Sym) else d for d in shape)
+            for name, shape in declared.items()}

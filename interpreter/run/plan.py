@@ -152,7 +152,16 @@ def build_plan(analysis: Analysis, seed: int) -> Plan:
     index = {name: slot for slot, name in enumerate(slots)}
     needed = set(graph.needed)
     nodes = [node for node in graph.order if node.id in needed]
-    params, infos, ids = declare_parameters(nodes, types, dtype)
+    # A node nothing needs still holds its tensors when a needed node is tied to them.
+    owners = set(needed)
+    pending = [start.tie for node in nodes for start in node.starts.values() if start.tie]
+    while pending:
+        owner = graph.by_id[pending.pop().split(".")[0]]
+        if owner.id not in owners:
+            owners.add(owner.id)
+            pending += [start.tie for start in owner.starts.values() if start.tie]
+    params, infos, ids = declare_parameters(
+        [node for node in graph.order if node.id in owners], types, dtype)
     rng = np.random.default_rng(0)
     state: dict[str, np.ndarray] = {}
     steps: list[Step] = []
