@@ -12,12 +12,15 @@ import copy
 import gc
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Iterator
 
 from . import ops as _ops  # noqa: F401  (registers the built-in ops)
 from .check.analysis import Analysis, analyse
+from .check.data import batch_sizes
 from .check.document import Spec
 from .check.inference import DEFAULT_MAX_BYTES
+from .core.errors import FeedError, Problem, SpecError
 from .read.source import SourceMap, read_file, read_text
 from .run.network import Network as Engine
 from .run.plan import build_plan
@@ -85,7 +88,36 @@ def build(document: Any, source: SourceMap, *, seed: int | None = None, check: b
     """Check plain spec data (as the readers give it) and compile it."""
     with _no_cyclic_gc():
         analysis = analyse(document, source, max_bytes, with_data=data)
-        return compile_network(analysis, seed=seed, check=check)
+        network = compile_network(analysis, seed=seed, check=check)
+    if analysis.data is not None:
+        problems = rehearse(network, analysis.data)
+        if problems:
+            raise SpecError(problems, analysis.warnings)
+    return network
+
+
+def rehearse(network: Network, data: dict[str, Any]) -> list[Problem]:
+    """A checked training step (forward and backward, no update) on the first batch, and on
+    the last when it is shorter: what only real sizes show (batch norm over a batch of one
+    row, a window larger than the images) is found before training starts."""
+    spec = network.spec
+    rows = len(next(iter(data.values())))
+    sizes = batch_sizes(rows, spec.train.batch_size if spec.train else None)
+    for size, batch in zip(sizes, ({k: v[:sizes[0]] for k, v in data.items()},
+                                   {k: v[rows - sizes[-1]:] for k, v in data.items()})):
+        try:
+            network.check_run(batch, backward=True, finite=False)
+        except FeedError as exc:
+            message = str(exc)
+            if exc.node is not None:
+                message = message.removeprefix(f"node '{exc.node}' "
+                                               f"({network.node_ops.get(exc.node)}): ")
+                located = network.locate(exc.node)
+            else:
+                located = network.source.problem(("train", "data"), "")
+            return [replace(located, message=f"a training step on a batch of {size} "
+                                             f"row{'s' if size != 1 else ''} fails: {message}")]
+    return []
 
 
 def compile_network(analysis: Analysis, *, seed: int | None = None, check: bool = False

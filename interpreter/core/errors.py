@@ -64,14 +64,17 @@ class SpecError(InterpreterError):
 
 
 class FeedError(InterpreterError):
-    """Arrays given to `forward`/`predict`/training that do not match the declared inputs.
+    """Arrays given to `forward`/`predict`/training that do not fit: not the declared
+    inputs, or sizes an op refuses (an image smaller than a kernel).
 
-    `input` names the graph input at fault, where there is one.
+    `input` names the graph input at fault, `node` the node, where there is one.
     """
 
-    def __init__(self, message: str, input: str | None = None) -> None:
+    def __init__(self, message: str, input: str | None = None, node: str | None = None
+                 ) -> None:
         super().__init__(message)
         self.input = input
+        self.node = node  # the node whose op refused the arrays, when one did
 
 
 class DataError(SpecError):

@@ -109,10 +109,17 @@ class Network:
 
     def _generate(self, key: tuple, monitor: Monitor | None) -> Callable[..., Any]:
         kind = key[0]
-        if kind == "forward":
+        if key == ("forward",):
             flow = self._flow(True) if self.loss is not None else None
             return codegen.compile_forward(self.plan, self._forward_steps, self._result_slots,
                                            flow, monitor)
+        if key == ("forward", "loss"):  # a training pass: what the loss needs, no more
+            loss = [self.plan.loss_slot]
+            return codegen.compile_forward(self.plan, self.plan.steps_for(loss), loss,
+                                           self._flow(False), monitor)
+        if key == ("backward", "loss"):
+            flow = self._flow(False)
+            return codegen.compile_backward(self.plan, flow, codegen.saved_order(flow), monitor)
         if kind == "backward":
             return codegen.compile_backward(self.plan, self._flow(key[1]),
                                             codegen.saved_order(self._flow(True)), monitor)
@@ -143,7 +150,8 @@ class Network:
         except ShapeError as failure:
             if monitor.current is not None:
                 step = self.plan.steps[monitor.current]
-                return FeedError(f"node '{step.node}' ({step.op.name}): {failure.message}")
+                return FeedError(f"node '{step.node}' ({step.op.name}): {failure.message}",
+                                 node=step.node)
         except Exception:  # noqa: BLE001 - the original error is the one to report
             pass
         return FeedError(str(exc))
@@ -285,21 +293,42 @@ class Network:
         self.plan.set_training(False)
         return dict(zip(names, self._call(("infer", results), arrays, inputs, self._mode)))
 
-    def check_run(self, feeds: Mapping[str, np.ndarray], *, training: bool = True) -> None:
-        """One checked forward pass on already-converted arrays, keeping nothing: raises at
-        the first node whose output is not finite or breaks its op's contract. It is the
-        diagnosis of a non-finite loss; batch-norm statistics and the random generator are
-        left as they were."""
+    def check_run(self, feeds: Mapping[str, np.ndarray], *, backward: bool = False,
+                  finite: bool = True) -> None:
+        """One checked training pass over what the loss needs, on already-converted arrays
+        (those of `training_inputs()`), updating nothing: raises at the first node whose
+        output (or with `backward`, gradient) breaks its op's contract or, with `finite`, is
+        not finite. Batch-norm statistics and the random generator are left as they were.
+
+        It diagnoses a non-finite loss, and rehearses a training step before training
+        starts. A FeedError it raises (an op refusing the real sizes) has `.node` set.
+        """
         state = {name: array.copy() for name, array in self.state.items()}
         rng = self.plan.rng.bit_generator.state
-        self.plan.set_training(training)
+        training = self.plan.training
+        mode = "check" if finite else "contract"
+        monitor = self._monitors[mode]
+        monitor.current = None
+        self.plan.set_training(True)
         try:
-            self._call(("infer", tuple(self._result_slots)), feeds, self._forward_inputs,
-                       "check")
+            args = [feeds[name] for name in self.training_inputs()]
+            _, saved = self._function(("forward", "loss"), mode)(*args)
+            if backward:
+                self._function(("backward", "loss"), mode)(self._seed_gradient, *saved)
+        except FeedError as exc:
+            if monitor.current is not None and exc.node is None:
+                exc.node = self.plan.steps[monitor.current].node
+            raise
+        except ShapeError as exc:
+            step = self.plan.steps[monitor.current] if monitor.current is not None else None
+            raise FeedError(exc.message if step is None else
+                            f"node '{step.node}' ({step.op.name}): {exc.message}",
+                            node=step.node if step else None) from None
         finally:
             for name, array in state.items():
                 self.state[name][...] = array
             self.plan.rng.bit_generator.state = rng
+            self.plan.set_training(training)
 
     # ----- description -------------------------------------------------------------------
 
