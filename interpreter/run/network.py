@@ -17,7 +17,7 @@ from ..check.feeds import FeedChecker
 from ..core.errors import FeedError, Problem, ShapeError
 from . import codegen
 from .checks import Monitor
-from .parameters import Parameters, initialize, reseed
+from .parameters import Parameters
 from .plan import Plan
 
 
@@ -63,11 +63,11 @@ class Network:
         """(Re)draw every parameter's start value and reset the state, reproducibly from
         `seed` (each tensor from its own generator, seeded by seed and its name)."""
         self.seed = seed
-        initialize(self.plan, seed)
+        self.plan.initialize(seed)
 
     def reseed(self, seed: int) -> None:
         """Reseed the generator random ops (dropout) draw from."""
-        reseed(self.plan, seed)
+        self.plan.reseed(seed)
 
     # ----- feeding -----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from operator import is_
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +18,7 @@ from ..check.inference import Types
 from ..check.validation import CheckedNode, ParamStart
 from ..core.names import suggest
 from ..ops import initializers
-from ..ops.registry import ParamDef
-
-if TYPE_CHECKING:
-    from .plan import Plan
+from ..ops.registry import ParamDef, StateDef
 
 
 class Parameters(dict):
@@ -131,13 +128,14 @@ def declare_parameters(nodes: list[CheckedNode], types: Types, dtype: np.dtype
     return Parameters(names, arrays, ties), infos, ids
 
 
-def initialize(plan: Plan, seed: int) -> None:
+def initialize(infos: list[ParamInfo], arrays: list[np.ndarray],
+               state: list[tuple[StateDef, np.ndarray]], dtype: np.dtype, seed: int) -> None:
     """(Re)draw every parameter's start value and reset the state, reproducibly from `seed`.
 
     Each tensor draws from its own generator seeded by (seed, its name), so adding a node to
     a spec does not change the start values of the others.
     """
-    for info, target in zip(plan.param_infos, plan.params.arrays):
+    for info, target in zip(infos, arrays):
         start = info.start
         if start is not None and start.value is not None:
             target[...] = start.value
@@ -150,17 +148,14 @@ def initialize(plan: Plan, seed: int) -> None:
                 info.definition.init.options)
         rng = np.random.default_rng([seed, zlib.crc32(info.name.encode())])
         target[...] = initializers.fill(init_name, options, target.shape, rng, info.fans,
-                                        plan.dtype)
-    for step in plan.steps:
-        for definition in step.op.state:
-            options = initializers.INITIALIZERS[definition.init.name].options.model_validate(
-                definition.init.options)
-            array = step.ctx.state[definition.name]
-            array[...] = initializers.fill(definition.init.name, options, array.shape,
-                                           np.random.default_rng(0), (1, 1), plan.dtype)
-    reseed(plan, seed)
+                                        dtype)
+    for definition, array in state:
+        options = initializers.INITIALIZERS[definition.init.name].options.model_validate(
+            definition.init.options)
+        array[...] = initializers.fill(definition.init.name, options, array.shape,
+                                       np.random.default_rng(0), (1, 1), dtype)
 
 
-def reseed(plan: Plan, seed: int) -> None:
+def reseed(rng: np.random.Generator, seed: int) -> None:
     """Reseed the generator random ops (dropout) draw from."""
-    plan.rng.bit_generator.state = np.random.default_rng([seed, 0x5EED]).bit_generator.state
+    rng.bit_generator.state = np.random.default_rng([seed, 0x5EED]).bit_generator.state

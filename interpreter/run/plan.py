@@ -17,7 +17,7 @@ import numpy as np
 from ..check.analysis import Analysis
 from ..core.errors import InternalError
 from ..ops.registry import Context, Op
-from .parameters import Parameters, ParamInfo, declare_parameters, initialize
+from .parameters import Parameters, ParamInfo, declare_parameters, initialize, reseed
 
 
 class Step:
@@ -78,6 +78,18 @@ class Plan:
 
     def slot(self, name: str) -> int:
         return self.index[name]
+
+    def initialize(self, seed: int) -> None:
+        """Draw every parameter's start value and reset the state and the random
+        generator, reproducibly from `seed`."""
+        state = [(definition, step.ctx.state[definition.name])
+                 for step in self.steps for definition in step.op.state]
+        initialize(self.param_infos, self.params.arrays, state, self.dtype, seed)
+        reseed(self.rng, seed)
+
+    def reseed(self, seed: int) -> None:
+        """Reseed the generator random ops (dropout) draw from."""
+        reseed(self.rng, seed)
 
     @property
     def loss_slot(self) -> int | None:
@@ -178,6 +190,6 @@ def build_plan(analysis: Analysis, seed: int) -> Plan:
                           ids[node.id]))
     plan = Plan(slots, list(spec.inputs), steps, params, infos, state, list(spec.outputs),
                 spec.loss, dtype, rng)
-    initialize(plan, seed)
+    plan.initialize(seed)
     return plan
 
