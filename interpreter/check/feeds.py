@@ -8,7 +8,7 @@ the input.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -81,45 +81,42 @@ class FeedChecker:
                     self._check_range(name, array, self.bounds[name], symbols)
         return arrays
 
-    def compile(self, names: Sequence[str]) -> Callable[[Mapping[str, Any]], list[np.ndarray]]:
-        """`arguments` specialised to `names`, as generated code: arrays that already have
-        the declared dtype, layout and sizes (and labels in range) pass with a handful of
+    def inline(self, names: Sequence[str], variables: Sequence[str]
+               ) -> tuple[list[str], dict[str, Any]]:
+        """`arguments` as lines of code for a generated function to start with: they set
+        `variables` to the arrays for `names` from `feeds`. Arrays that already have the
+        declared dtype, layout and sizes (and labels in range) pass with a handful of
         comparisons and no copy; anything else goes to `arguments`, which converts it or
-        says exactly what is wrong."""
-        lines = ["def check(feeds):", "    if type(feeds) is not dict or not KNOWN >= feeds.keys():",
-                 "        return SLOW(feeds, NAMES)"]
-        if names:
-            lines += ["    try:"] + [f"        a{k} = feeds[{name!r}]" for k, name in
-                                      enumerate(names)]
-            lines += ["    except KeyError:", "        return SLOW(feeds, NAMES)"]
-        names_bound: dict[str, Any] = {"KNOWN": frozenset(self.declared), "NAMES": list(names),
-                                       "SLOW": self.arguments, "ndarray": np.ndarray}
+        says exactly what is wrong. Returns the lines and the objects they name."""
+        bound: dict[str, Any] = {"FEED_NAMES": list(names), "FEED_KNOWN": frozenset(self.declared),
+                                 "FEED_SLOW": self.arguments, "ndarray": np.ndarray}
+        targets = ", ".join(variables) + ("," if len(variables) == 1 else "")
+        if not names:
+            return ["FEED_SLOW(feeds, FEED_NAMES)"], bound
+        loads = "; ".join(f"{v} = feeds.get(FEED_K{k})" for k, v in enumerate(variables))
+        tests = []
         seen: dict[str, str] = {}
-        for k, name in enumerate(names):
-            names_bound[f"D{k}"] = self.dtypes[name]
+        for k, (name, v) in enumerate(zip(names, variables)):
+            bound[f"FEED_K{k}"], bound[f"FEED_D{k}"] = name, self.dtypes[name]
             fixed, symbols = self.layout[name]
-            tests = [f"len(s{k}) != {len(self.axes[name])}"]
-            tests += [f"s{k}[{axis}] != {size}" for axis, size in fixed]
+            tests.append(f"type({v}) is ndarray and {v}.dtype is FEED_D{k} and "
+                         f"{v}.flags.c_contiguous and {v}.ndim == {len(self.axes[name])}")
+            tests += [f"{v}.shape[{axis}] == {size}" for axis, size in fixed]
             for axis, symbol in symbols:
                 if symbol in seen:
-                    tests.append(f"s{k}[{axis}] != {seen[symbol]}")
-            lines += [f"    if type(a{k}) is not ndarray or a{k}.dtype is not D{k} or not "
-                      f"a{k}.flags.c_contiguous:", "        return SLOW(feeds, NAMES)",
-                      f"    s{k} = a{k}.shape",
-                      f"    if {' or '.join(tests)}:", "        return SLOW(feeds, NAMES)"]
-            for axis, symbol in symbols:
-                seen.setdefault(symbol, f"s{k}[{axis}]")
+                    tests.append(f"{v}.shape[{axis}] == {seen[symbol]}")
+                seen.setdefault(symbol, f"{v}.shape[{axis}]")
             uppers = [upper for *_, upper in self.bounds.get(name, ())]
             if uppers:
-                if not all(isinstance(u, int) for u in uppers):
-                    lines.append("    return SLOW(feeds, NAMES)")  # bounds that need symbols
-                    break
-                lines += [f"    if a{k}.size and (a{k}.min() < 0 or a{k}.max() >= {min(uppers)}):",
-                          "        return SLOW(feeds, NAMES)"]
-        lines.append("    return [" + ", ".join(f"a{k}" for k in range(len(names))) + "]")
-        source = "\n".join(lines) + "\n"
-        exec(compile(source, "<feed check>", "exec"), names_bound)  # noqa: S102 - ours
-        return names_bound["check"]
+                # Bounds that depend on symbols are left to the careful path.
+                tests.append(f"({v}.size == 0 or ({v}.min() >= 0 and {v}.max() < "
+                             f"{min(uppers)}))" if all(isinstance(u, int) for u in uppers)
+                             else "False")
+        lines = ["if type(feeds) is dict and FEED_KNOWN >= feeds.keys():", f"    {loads}",
+                 "else:", f"    {targets} = FEED_SLOW(feeds, FEED_NAMES)",
+                 "if not (" + "\n        and ".join(tests) + "):",
+                 f"    {targets} = FEED_SLOW(feeds, FEED_NAMES)"]
+        return lines, bound
 
     def _convert(self, name: str, value: Any, bindings: dict[str, tuple[int, str]],
                  rows: bool = False) -> np.ndarray:

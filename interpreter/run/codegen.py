@@ -16,6 +16,7 @@ value or gradient before it is written.
 from __future__ import annotations
 
 import math
+from operator import is_
 from typing import Any, Callable, Sequence
 
 from ..core.errors import InternalError
@@ -168,22 +169,59 @@ def saved_order(flow: Flow) -> list[int]:
     return sorted(step.index for step, _ in flow.steps)
 
 
+def _prologue(emit: Emitter, plan: Plan, inputs: Sequence[str], entry: Any) -> list[str]:
+    """The start of a function called with `feeds`: the feed checks (`entry.inline`), then
+    the parameters brought back in sync if a user reassigned one. Returns the variables
+    that now hold the inputs."""
+    variables = [emit.write(f"v{plan.slot(name)}") for name in inputs]
+    lines, bound = entry.inline(inputs, variables)
+    for name, value in bound.items():
+        emit.bind(name, value)
+    for line in lines:
+        emit.line(line)
+    emit.bind("PARAMS", plan.params)
+    emit.bind("TENSORS", plan.params.arrays)
+    emit.bind("is_", is_)
+    emit.line(f"if len(PARAMS) != {len(plan.params.arrays)} or not "
+              "all(map(is_, PARAMS.values(), TENSORS)):")
+    emit.line("PARAMS.sync()", 2)
+    return variables
+
+
+def _results(emit: Emitter, plan: Plan, results: Sequence[int]) -> str:
+    """A dict of the results by name (the names bound as constants, not written in)."""
+    items = []
+    for k, slot in enumerate(results):
+        emit.bind(f"R{k}", plan.slots[slot])
+        items.append(f"R{k}: {emit.read(f'v{slot}')}")
+    return "{" + ", ".join(items) + "}"
+
+
 def compile_forward(plan: Plan, steps: Sequence[Step], results: Sequence[int],
-                    flow: Flow | None, check: Any = None) -> Function:
+                    flow: Flow | None, check: Any = None, feeds: Any = None) -> Function:
     """`forward(*input arrays) -> (results, saved)`: the saved values are those of the
-    steps `flow` runs, in forward order, ready for `compile_backward`'s function."""
+    steps `flow` runs, in forward order, ready for `compile_backward`'s function.
+
+    With `feeds` (a feed checker), the function is `forward(feeds) -> ({name: result},
+    saved)`, checking the feeds itself: the public forward, one call deep.
+    """
     emit = Emitter("forward")
     _bind_steps(emit, plan, steps)
     inputs = plan.inputs_of(steps)
     keep = set(saved_order(flow)) if flow is not None else set()
-    params = [emit.write(f"v{plan.slot(name)}") for name in inputs]
-    emit.line(f"def forward({', '.join(params)}):", 0)
+    if feeds is not None:
+        emit.line("def forward(feeds):", 0)
+        params = _prologue(emit, plan, inputs, feeds)
+    else:
+        params = [emit.write(f"v{plan.slot(name)}") for name in inputs]
+        emit.line(f"def forward({', '.join(params)}):", 0)
     if check is not None:
         emit.bind("MON", check)
         emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
     _forward(emit, steps, keep, set(results), free=True, check=check is not None)
-    emit.line(f"return {_tuple([emit.read(f'v{s}') for s in results])}, "
-              f"{_tuple([emit.read(f's{i}') for i in sorted(keep)])}")
+    out = (_results(emit, plan, results) if feeds is not None
+           else _tuple([emit.read(f"v{s}") for s in results]))
+    emit.line(f"return {out}, {_tuple([emit.read(f's{i}') for i in sorted(keep)])}")
     return emit.compile("forward")
 
 
@@ -244,17 +282,26 @@ def compile_train_step(plan: Plan, flow: Flow, seed: Any, update: Callable[[int,
     return emit.compile("step")
 
 
-def compile_inference(plan: Plan, results: Sequence[int], check: Any = None) -> Function:
+def compile_inference(plan: Plan, results: Sequence[int], check: Any = None,
+                      feeds: Any = None) -> Function:
     """`run(*input arrays) -> result arrays`, keeping nothing for backward: each value is
-    freed after its last use, so only the live frontier of the graph is held at once."""
+    freed after its last use, so only the live frontier of the graph is held at once.
+    With `feeds` (a feed checker), `run(feeds) -> {name: result}`, checking the feeds."""
     emit = Emitter("inference")
     steps = plan.steps_for(results)
     _bind_steps(emit, plan, steps)
-    params = [emit.write(f"v{plan.slot(name)}") for name in plan.inputs_of(steps)]
-    emit.line(f"def run({', '.join(params)}):", 0)
+    inputs = plan.inputs_of(steps)
+    if feeds is not None:
+        emit.line("def run(feeds):", 0)
+        params = _prologue(emit, plan, inputs, feeds)
+    else:
+        params = [emit.write(f"v{plan.slot(name)}") for name in inputs]
+        emit.line(f"def run({', '.join(params)}):", 0)
     if check is not None:
         emit.bind("MON", check)
         emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
     _forward(emit, steps, set(), set(results), free=True, check=check is not None)
-    emit.line(f"return {_tuple([emit.read(f'v{s}') for s in results])}")
+    out = (_results(emit, plan, results) if feeds is not None
+           else _tuple([emit.read(f"v{s}") for s in results]))
+    emit.line(f"return {out}")
     return emit.compile("run")

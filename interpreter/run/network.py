@@ -54,7 +54,6 @@ class Network:
         self._result_slots = [plan.slot(n) for n in self._result_names]
         self._forward_steps = plan.steps_for(self._result_slots)
         self._forward_inputs = plan.inputs_of(self._forward_steps)
-        self._check_forward_feeds = self._feeds.compile(self._forward_inputs)
         self.check = check
 
     # ----- setup -------------------------------------------------------------------------
@@ -112,7 +111,7 @@ class Network:
         if key == ("forward",):
             flow = self._flow(True) if self.loss is not None else None
             return codegen.compile_forward(self.plan, self._forward_steps, self._result_slots,
-                                           flow, monitor)
+                                           flow, monitor, feeds=self._feeds)
         if key == ("forward", "loss"):  # a training pass: what the loss needs, no more
             loss = [self.plan.loss_slot]
             return codegen.compile_forward(self.plan, self.plan.steps_for(loss), loss,
@@ -123,7 +122,7 @@ class Network:
         if kind == "backward":
             return codegen.compile_backward(self.plan, self._flow(key[1]),
                                             codegen.saved_order(self._flow(True)), monitor)
-        return codegen.compile_inference(self.plan, list(key[1]), monitor)
+        return codegen.compile_inference(self.plan, list(key[1]), monitor, feeds=self._feeds)
 
     def _flow(self, inputs: bool):
         wanted = ()
@@ -132,21 +131,23 @@ class Network:
                       if self.types.values[name].dtype.kind == "f"]
         return self.plan.flow(wanted)
 
-    def _call(self, key: tuple, arrays: Mapping[str, np.ndarray], names: list[str],
-              mode: str | None) -> Any:
-        args = [arrays[name] for name in names]
+    def _call(self, key: tuple, feeds: Any, mode: str | None) -> Any:
+        """Call the generated function for `key` (its argument: `feeds`, or a list of
+        arrays for the functions that take them); an op refusing the real sizes is named."""
+        function = self._function(key, mode)
         try:
-            return self._function(key, mode)(*args)
+            return function(feeds) if key[0] != "forward" or len(key) == 1 else function(*feeds)
         except ShapeError as exc:
-            raise self._shape_failure(key, args, exc) from None
+            raise self._shape_failure(key, feeds, exc) from None
 
-    def _shape_failure(self, key: tuple, args: list[np.ndarray], exc: ShapeError) -> FeedError:
+    def _shape_failure(self, key: tuple, feeds: Any, exc: ShapeError) -> FeedError:
         """An op rejected the actual sizes (a symbolic dim bound too small, such as an image
         smaller than a kernel): the same function in check mode tells which node."""
         monitor = self._monitors["contract"]
         monitor.current = None
+        function = self._function(key, "contract")
         try:
-            self._function(key, "contract")(*args)
+            function(feeds) if key[0] != "forward" or len(key) == 1 else function(*feeds)
         except ShapeError as failure:
             if monitor.current is not None:
                 step = self.plan.steps[monitor.current]
@@ -231,26 +232,19 @@ class Network:
         return self._forward_now(feeds)
 
     def _forward_call(self, mode: str | None) -> Callable[[Mapping[str, Any]], dict]:
-        """forward() in one mode, everything that does not change between calls worked
-        out once: the feed check, the parameter sync, the generated function."""
-        check = self._check_forward_feeds
+        """forward() in one mode: the generated function (which checks the feeds and syncs
+        the parameters itself), keeping what it saved for backward."""
         function = self._function(("forward",), mode)
-        params, arrays = self.params, self.params.arrays
-        count = len(arrays)
-        names = self._result_names
 
         def call(feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
-            args = check(feeds)
-            if len(params) != count or not all(map(is_, params.values(), arrays)):
-                params.sync()
             self._saved = None
             try:
-                results, saved = function(*args)
+                results, saved = function(feeds)
             except ShapeError as exc:
-                raise self._shape_failure(("forward",), args, exc) from None
+                raise self._shape_failure(("forward",), feeds, exc) from None
             self._saved = saved
             self._saved_mode = mode
-            return dict(zip(names, results))
+            return results
 
         self._compiled[("forward call", mode)] = call
         return call
@@ -286,12 +280,10 @@ class Network:
 
     def _infer(self, kind: str, names: list[str], feeds: Mapping[str, Any]
                ) -> dict[str, np.ndarray]:
-        results = tuple(self.plan.slot(n) for n in names)
-        inputs = self.plan.inputs_of(self.plan.steps_for(results))
-        arrays = self._feeds.check(feeds, inputs)
-        self.params.sync()
-        self.plan.set_training(False)
-        return dict(zip(names, self._call(("infer", results), arrays, inputs, self._mode)))
+        if self.plan.training:
+            self.plan.set_training(False)
+        return self._call(("infer", tuple(self.plan.slot(n) for n in names)), feeds,
+                          self._mode)
 
     def check_run(self, feeds: Mapping[str, np.ndarray], *, backward: bool = False,
                   finite: bool = True) -> None:
@@ -312,18 +304,13 @@ class Network:
         self.plan.set_training(True)
         try:
             args = [feeds[name] for name in self.training_inputs()]
-            _, saved = self._function(("forward", "loss"), mode)(*args)
+            _, saved = self._call(("forward", "loss"), args, mode)
             if backward:
                 self._function(("backward", "loss"), mode)(self._seed_gradient, *saved)
         except FeedError as exc:
             if monitor.current is not None and exc.node is None:
                 exc.node = self.plan.steps[monitor.current].node
             raise
-        except ShapeError as exc:
-            step = self.plan.steps[monitor.current] if monitor.current is not None else None
-            raise FeedError(exc.message if step is None else
-                            f"node '{step.node}' ({step.op.name}): {exc.message}",
-                            node=step.node if step else None) from None
         finally:
             for name, array in state.items():
                 self.state[name][...] = array

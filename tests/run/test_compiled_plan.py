@@ -106,8 +106,11 @@ def test_plan_source_is_readable_and_names_only_slots():
     assert source.startswith("def step(v0, v1):")
     assert "# s (add)" in source and "UPDATE(" in source and "del " in source
     assert "g3 = g3 + t3_1" in source  # add(h, h): the second argument accumulates
-    assert net.plan_source("predict").startswith("def run(v0):")
+    predict = net.plan_source("predict")
+    assert predict.startswith("def run(feeds):") and "(v0, v2), P1)" in predict
     assert net.plan_source("backward").startswith("def backward(")
+    for name in ("'X'", "'o'", "'loss'", '"X"'):  # names are bound constants, never written
+        assert name not in source + predict + net.plan_source("forward")
 
 
 def test_a_non_finite_loss_stops_before_any_update():
