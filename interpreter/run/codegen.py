@@ -19,6 +19,8 @@ import math
 from operator import is_
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ..core.errors import InternalError
 from .plan import Flow, Plan, Step
 
@@ -225,22 +227,45 @@ def compile_forward(plan: Plan, steps: Sequence[Step], results: Sequence[int],
     return emit.compile("forward")
 
 
-def compile_backward(plan: Plan, flow: Flow, saved: Sequence[int], check: Any = None
-                     ) -> Function:
+def compile_backward(plan: Plan, flow: Flow, saved: Sequence[int], check: Any = None,
+                     named: bool = False) -> Function:
     """`backward(loss gradient, *saved) -> (parameter gradients, input gradients)`, in the
     order of `flow.params` and `flow.inputs`. `saved` lists the steps whose saved values
-    come as arguments (what the forward function kept: a superset of what `flow` reads)."""
+    come as arguments (what the forward function kept: a superset of what `flow` reads).
+
+    With `named`, `backward(loss gradient, saved) -> {name: gradient}`: every parameter in
+    order (zeros for those the loss does not reach), then the input gradients.
+    """
     emit = Emitter("backward")
     _bind_steps(emit, plan, [step for step, _ in flow.steps])
     loss = plan.loss_slot
-    saved = [emit.write(f"s{i}") for i in saved]
-    emit.line(f"def backward({', '.join([emit.write(f'g{loss}')] + saved)}):", 0)
+    variables = [emit.write(f"s{i}") for i in saved]
+    if named:
+        emit.line(f"def backward({emit.write(f'g{loss}')}, saved):", 0)
+        if variables:
+            emit.line(f"{_tuple(variables)} = saved")
+    else:
+        emit.line(f"def backward({', '.join([emit.write(f'g{loss}')] + variables)}):", 0)
     if check is not None:
         emit.bind("MON", check)
     final: dict[int, str] = {}
     _backward(emit, plan, flow, check is not None, lambda pid, var: final.__setitem__(pid, var))
-    emit.line(f"return {_tuple([emit.read(final[pid]) for pid in flow.params])}, "
-              f"{_tuple([emit.read(f'g{slot}') for slot in flow.inputs])}")
+    if not named:
+        emit.line(f"return {_tuple([emit.read(final[pid]) for pid in flow.params])}, "
+                  f"{_tuple([emit.read(f'g{slot}') for slot in flow.inputs])}")
+        return emit.compile("backward")
+    emit.bind("zeros_like", np.zeros_like)
+    items = []
+    for pid, (name, array) in enumerate(zip(plan.params, plan.params.arrays)):
+        emit.bind(f"N_{pid}", name)
+        if pid in final:
+            items.append(f"N_{pid}: {emit.read(final[pid])}")
+        else:
+            items.append(f"N_{pid}: zeros_like({emit.bind(f'T_{pid}', array)})")
+    for slot in flow.inputs:
+        emit.bind(f"I_{slot}", plan.slots[slot])
+        items.append(f"I_{slot}: {emit.read(f'g{slot}')}")
+    emit.line("return {" + ", ".join(items) + "}")
     return emit.compile("backward")
 
 

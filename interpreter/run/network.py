@@ -121,7 +121,8 @@ class Network:
             return codegen.compile_backward(self.plan, flow, codegen.saved_order(flow), monitor)
         if kind == "backward":
             return codegen.compile_backward(self.plan, self._flow(key[1]),
-                                            codegen.saved_order(self._flow(True)), monitor)
+                                            codegen.saved_order(self._flow(True)), monitor,
+                                            named=len(key) > 2)
         return codegen.compile_inference(self.plan, list(key[1]), monitor, feeds=self._feeds)
 
     def _flow(self, inputs: bool):
@@ -156,33 +157,6 @@ class Network:
         except Exception:  # noqa: BLE001 - the original error is the one to report
             pass
         return FeedError(str(exc))
-
-    def _backward_call(self, inputs: bool, mode: str | None
-                       ) -> Callable[[tuple], dict[str, np.ndarray]]:
-        """backward() for one choice of input gradients and mode, everything that does not
-        change between calls worked out once."""
-        flow = self._flow(inputs)
-        function = self._function(("backward", inputs), mode)
-        seed = self._seed_gradient
-        arrays = self.params.arrays
-        names = list(self.params)
-        got = [names[pid] for pid in flow.params]
-        missing = [(names[pid], arrays[pid]) for pid in range(len(names))
-                   if pid not in set(flow.params)]
-        input_names = [self.plan.slots[slot] for slot in flow.inputs]
-
-        def call(saved: tuple) -> dict[str, np.ndarray]:
-            param_grads, input_grads = function(seed, *saved)
-            result = dict(zip(got, param_grads))
-            if missing:  # zeros for what the loss does not reach, in the parameters' order
-                result.update((name, np.zeros_like(array)) for name, array in missing)
-                result = {name: result[name] for name in names}
-            if input_names:
-                result.update(zip(input_names, input_grads))
-            return result
-
-        self._compiled[("backward call", inputs, mode)] = call
-        return call
 
     def compile_step(self, update: Callable[[int, np.ndarray], None], *, check: bool = False
                      ) -> Callable[..., float]:
@@ -261,9 +235,9 @@ class Network:
                             "keep nothing to differentiate)")
         # A checked forward is followed by a checked backward: the monitor's recorded
         # shapes belong to the pass that made them.
-        call = (self._compiled.get(("backward call", inputs, mode))
-                or self._backward_call(inputs, mode))
-        result = call(saved)
+        function = (self._compiled.get((("backward", inputs, "named"), mode))
+                    or self._function(("backward", inputs, "named"), mode))
+        result = function(self._seed_gradient, saved)
         if mode == "contract" and not self._contracts_checked:
             self._contracts_checked = True
             self._choose_forward()
