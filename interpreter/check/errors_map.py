@@ -7,6 +7,7 @@ mapping make one problem, and YAML 1.1's yes/no get a word of explanation.
 """
 from __future__ import annotations
 
+import math
 import typing
 from typing import Any
 
@@ -88,10 +89,7 @@ def _message(error: dict[str, Any]) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind.endswith("_type") or kind in ("literal_error", "enum", "finite_number"):
-        shown = repr(value)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        message += f", got {shown}"
+        message += f", got {_shown(value)}"
     if isinstance(value, str) and value.lower() in _YAML11_BOOLS and kind in (
             "bool_type", "int_type", "float_type"):
         message += " (YAML 1.2 reads yes/no/on/off as text: write true or false)"
@@ -99,6 +97,14 @@ def _message(error: dict[str, Any]) -> str:
 
 
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _shown(value: Any) -> str:
+    try:
+        shown = repr(value)
+    except ValueError:  # an int from a program, too long for Python to print (4,300 digits)
+        return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def map_errors(exc: ValidationError, data: Any, source: SourceMap, base: tuple = (),

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ..core.errors import Problem, SpecError
-from .source import MAX_DEPTH, SourceMap
+from .source import MAX_DEPTH, IntegerTooLong, SourceMap, read_int
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
@@ -51,7 +51,10 @@ class _Parser:
             literal = number.group()
             if number.group(1) or number.group(2):
                 return float(literal), number.end()
-            return int(literal), number.end()
+            try:
+                return read_int(literal), number.end()
+            except IntegerTooLong as exc:
+                raise self.fail(str(exc), i) from None
         for word, value in _WORDS.items():
             if text.startswith(word, i):
                 return value, i + len(word)

@@ -6,7 +6,8 @@ int, float, bool, None) and a `SourceMap` that answers "where in the file is
 guessing, so every later error can say `file:line:col`.
 
 Hostile input is refused before anything is built: oversized files, nesting deeper than any
-spec needs, and YAML aliases that would expand the document (an "alias bomb").
+spec needs, integers too long to convert, and YAML aliases that would expand the document
+(an "alias bomb").
 """
 from __future__ import annotations
 
@@ -24,7 +25,38 @@ MAX_DEPTH = 64
 # is larger: enough for any honest use of anchors, far too little for a billion-laugh bomb.
 MAX_ALIAS_VALUES = 100_000
 
+# Python refuses to convert integers of more than 4,300 digits between text and int (a
+# guard against quadratic-time conversion), and can be configured to refuse from 640 on. No
+# spec needs such an integer (float64 ends at 309 digits), so the readers refuse longer
+# ones, located, and every later message can print any number they return.
+MAX_INT_DIGITS = 640
+_INT_LIMIT = 10**MAX_INT_DIGITS
+
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+
+class IntegerTooLong(ValueError):
+    """An integer literal beyond `MAX_INT_DIGITS`; its message is ready for a Problem."""
+
+
+def read_int(literal: str) -> int:
+    """The integer a literal spells: decimal digits with an optional sign, or YAML's `0o17`
+    and `0x1F` (the caller has matched the syntax)."""
+    base = {"0o": 8, "0x": 16}.get(literal[:2], 10)
+    if base == 10:
+        if len(literal.lstrip("+-")) > MAX_INT_DIGITS:
+            raise IntegerTooLong(_too_long(literal))
+        return int(literal)
+    value = int(literal[2:], base)  # power-of-two bases convert in linear time: no limit
+    if value >= _INT_LIMIT:
+        raise IntegerTooLong(_too_long(literal))
+    return value
+
+
+def _too_long(literal: str) -> str:
+    shown = literal if len(literal) <= 24 else literal[:20] + "..."
+    return (f"the integer {shown} is too long: a spec's integers have at most "
+            f"{MAX_INT_DIGITS} digits")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..core.errors import Problem, SpecError
-from .source import MAX_ALIAS_VALUES, MAX_DEPTH, SourceMap
+from .source import MAX_ALIAS_VALUES, MAX_DEPTH, IntegerTooLong, SourceMap, read_int
 
 try:  # libyaml's parser is much faster; its event stream is the same
     from yaml import CSafeLoader as _Loader
@@ -36,17 +36,16 @@ _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 
 
 def resolve_plain(text: str) -> Any:
-    """A plain (unquoted, untagged) scalar, by the YAML 1.2 core schema."""
+    """A plain (unquoted, untagged) scalar, by the YAML 1.2 core schema; IntegerTooLong for
+    an integer beyond the readers' limit."""
     if _NULL.match(text):
         return None
     if text in _BOOL:
         return _BOOL[text]
     if _INT.match(text):
-        return int(text)
-    if _OCT.match(text):
-        return int(text[2:], 8)
-    if _HEX.match(text):
-        return int(text[2:], 16)
+        return read_int(text)
+    if _OCT.match(text) or _HEX.match(text):
+        return read_int(text)
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):
@@ -161,12 +160,20 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
                     raise fail("the file holds more than one YAML document", _mark(event))
             elif isinstance(event, yaml.ScalarEvent):
                 written += 1
+                # Keys stay the text as written: in a spec every key is a name.
+                is_key = bool(stack) and isinstance(stack[-1].container, dict) and (
+                    stack[-1].key is None)
                 if not event.style and not (event.tag and event.tag != "!"):
-                    value = resolve_plain(event.value)
+                    try:
+                        value = event.value if is_key else resolve_plain(event.value)
+                    except IntegerTooLong as exc:
+                        raise fail(str(exc), _mark(event)) from None
                 elif event.tag and event.tag.startswith(_STD) and event.tag != _STD + "str":
                     check_tag(event, tuple(_STD + k for k in ("int", "float", "bool", "null")))
                     try:
                         value = _tagged(event.tag, event.value)
+                    except IntegerTooLong as exc:
+                        raise fail(str(exc), _mark(event)) from None
                     except ValueError:
                         raise fail(f"'{event.value}' is not a valid {event.tag[len(_STD):]}",
                                    _mark(event)) from None
@@ -174,8 +181,7 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
                     check_tag(event, (_STD + "str",))
                     value = event.value
                 record(event)
-                # Keys stay the text as written: in a spec every key is a name.
-                if stack and isinstance(stack[-1].container, dict) and stack[-1].key is None:
+                if is_key:
                     value = event.value
                 place(value, 1, event, event.anchor)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
