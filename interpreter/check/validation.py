@@ -136,6 +136,9 @@ def validate_nodes(document: Document, data: dict, source: SourceMap
     nodes: list[CheckedNode] = []
     problems: list[Problem] = []
     known = [op.name for op in all_ops()]
+    # Models that check numbers against the network's dtype (a constant's value, an
+    # initializer's options) find it here: 1e300 is a fine float64 but no float32.
+    context = {"dtype": np.dtype(document.spec.dtype)}
     for index, node_spec in document.nodes:
         raw = data["nodes"][index]
         path = ("nodes", index)
@@ -147,17 +150,18 @@ def validate_nodes(document: Document, data: dict, source: SourceMap
                                            + suggest(node_spec.op, known), node=node_spec.id))
             continue
         try:
-            checked.attrs = op.attrs.model_validate(node_spec.attrs)
+            checked.attrs = op.attrs.model_validate(node_spec.attrs, context=context)
         except ValidationError as exc:
             problems += map_errors(exc, raw.get("attrs", {}), source, path + ("attrs",),
                                    model=op.attrs, label_base=("attrs",), node=node_spec.id,
                                    op=op.name)
             continue
-        problems += _validate_starts(checked, raw, source)
+        problems += _validate_starts(checked, raw, source, context)
     return nodes, problems
 
 
-def _validate_starts(node: CheckedNode, raw: dict, source: SourceMap) -> list[Problem]:
+def _validate_starts(node: CheckedNode, raw: dict, source: SourceMap,
+                     context: dict[str, Any]) -> list[Problem]:
     op = node.op
     assert op is not None and node.attrs is not None
     names = {(p.name or node.id): p for p in op.active_params(node.attrs)}
@@ -202,8 +206,8 @@ def _validate_starts(node: CheckedNode, raw: dict, source: SourceMap) -> list[Pr
             initializer = INITIALIZERS[init]
             options = {k: v for k, v in start.items() if k != "init"}
             try:
-                node.starts[local] = ParamStart(path, init=init,
-                                                options=initializer.options.model_validate(options))
+                node.starts[local] = ParamStart(path, init=init, options=initializer.options
+                                                .model_validate(options, context=context))
             except ValidationError as exc:
                 problems += map_errors(exc, options, source, path, model=initializer.options,
                                        label_base=("params", local), node=node.id, op=op.name)

@@ -2,21 +2,54 @@
 
 A spec names one as `params: {W: {init: kaiming_normal, nonlinearity: relu}}`; each
 initializer validates its own options with a pydantic model, like an op validates its
-attrs. Fans come from the op that owns the parameter (a bias is initialised from its layer's
-fan-in, which its own shape does not show).
+attrs, and that includes the values the options let it draw: every one must be finite in the
+network's dtype (given as the validation context `{"dtype": ...}`; float64 without one), so
+a start value is never an infinity. Fans come from the op that owns the parameter (a bias
+is initialised from its layer's fan-in, which its own shape does not show).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+# numpy's normal sampler (a ziggurat) never draws beyond 13.71 standard deviations: its tail
+# draw is r - log(u)/r with r = 3.654 and u a 53-bit uniform, so -log(u) <= 36.8.
+NORMAL_REACH = 14.0
 
 
 class Options(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+    # How largest() bounds the values, for messages.
+    reach: ClassVar[str] = ""
+
+    def largest(self) -> float:
+        """A bound on the magnitude of any value drawn with these options, whatever the fans.
+
+        Fans only shrink values (kaiming's and xavier's scales divide by them), so an
+        initializer whose options scale nothing draws small numbers."""
+        return 0.0
+
+    def problem(self) -> str | None:
+        """What makes these options impossible to draw from, if anything."""
+        return None
+
+    @model_validator(mode="after")
+    def _drawable(self, info: ValidationInfo) -> "Options":
+        problem = self.problem()
+        if problem is not None:
+            raise ValueError(problem)
+        dtype = np.dtype((info.context or {}).get("dtype", np.float64))
+        limit = float(np.finfo(dtype).max)
+        largest = self.largest()
+        if not largest <= limit:  # inf too, where the bound itself overflowed
+            raise ValueError(f"values can reach {self.reach} = {largest:.4g}, beyond the "
+                             f"largest {dtype} ({limit:.4g})")
+        return self
 
 
 @dataclass(frozen=True)
@@ -56,20 +89,47 @@ class NoOptions(Options):
 
 class ConstantOptions(Options):
     value: float = Field(description="The value of every element.")
+    reach: ClassVar[str] = "|value|"
+
+    def largest(self) -> float:
+        return abs(self.value)
 
 
 class NormalOptions(Options):
     mean: float = 0.0
     std: float = Field(1.0, ge=0)
+    reach: ClassVar[str] = f"|mean| + {NORMAL_REACH:g}·std"
+
+    def largest(self) -> float:
+        return abs(self.mean) + NORMAL_REACH * self.std
 
 
 class UniformOptions(Options):
     low: float = 0.0
     high: float = 1.0
+    reach: ClassVar[str] = "max(|low|, |high|)"
+
+    def problem(self) -> str | None:
+        if self.low > self.high:
+            return f"low ({self.low:g}) is greater than high ({self.high:g})"
+        # numpy draws low + (high - low)·u: the width itself must be a finite number.
+        if not math.isfinite(self.high - self.low):
+            return (f"the range from low ({self.low:g}) to high ({self.high:g}) is wider "
+                    "than the largest float64")
+        return None
+
+    def largest(self) -> float:
+        return max(abs(self.low), abs(self.high))
 
 
 class GainOptions(Options):
     gain: float = Field(1.0, gt=0)
+    reach: ClassVar[str] = f"{NORMAL_REACH:g}·gain"
+
+    def largest(self) -> float:
+        # xavier_uniform's bound gain·√(6/(fan_in+fan_out)) is at most gain·√3, and
+        # xavier_normal's std gain·√(2/(fan_in+fan_out)) at most gain.
+        return NORMAL_REACH * self.gain
 
 
 Nonlinearity = Literal["linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]
@@ -111,7 +171,8 @@ def _constant(shape, rng, fans, o):
 
 @_register("normal", NormalOptions, "N(mean, std²).")
 def _normal(shape, rng, fans, o):
-    return rng.normal(o.mean, o.std, shape)
+    # abs: std -0.0 passes `>= 0`, but numpy tests the sign bit and refuses it.
+    return rng.normal(o.mean, abs(o.std), shape)
 
 
 @_register("uniform", UniformOptions, "U(low, high).")
@@ -119,35 +180,41 @@ def _uniform(shape, rng, fans, o):
     return rng.uniform(o.low, o.high, shape)
 
 
+def _over_root(numerator: float, fan: int) -> float:
+    """numerator / √fan, and 0 for a fan of 0, as PyTorch's linear bias does: a layer with no
+    inputs passes nothing on, so its start values do not matter."""
+    return numerator / math.sqrt(fan) if fan > 0 else 0.0
+
+
 @_register("xavier_uniform", GainOptions, "U(±gain·√(6/(fan_in+fan_out))) (Glorot).")
 def _xavier_uniform(shape, rng, fans, o):
-    bound = o.gain * math.sqrt(6.0 / (fans[0] + fans[1]))
+    bound = o.gain * _over_root(math.sqrt(6.0), fans[0] + fans[1])
     return rng.uniform(-bound, bound, shape)
 
 
 @_register("xavier_normal", GainOptions, "N(0, gain²·2/(fan_in+fan_out)) (Glorot).")
 def _xavier_normal(shape, rng, fans, o):
-    return rng.normal(0.0, o.gain * math.sqrt(2.0 / (fans[0] + fans[1])), shape)
+    return rng.normal(0.0, o.gain * _over_root(math.sqrt(2.0), fans[0] + fans[1]), shape)
 
 
 @_register("kaiming_uniform", KaimingOptions,
            "U(±gain·√(3/fan)), gain from `nonlinearity` and `a` (He).")
 def _kaiming_uniform(shape, rng, fans, o):
     fan = fans[0] if o.mode == "fan_in" else fans[1]
-    bound = calculate_gain(o.nonlinearity, o.a) * math.sqrt(3.0 / fan)
+    bound = calculate_gain(o.nonlinearity, o.a) * _over_root(math.sqrt(3.0), fan)
     return rng.uniform(-bound, bound, shape)
 
 
 @_register("kaiming_normal", KaimingOptions, "N(0, gain²/fan), gain from `nonlinearity` and `a` (He).")
 def _kaiming_normal(shape, rng, fans, o):
     fan = fans[0] if o.mode == "fan_in" else fans[1]
-    return rng.normal(0.0, calculate_gain(o.nonlinearity, o.a) / math.sqrt(fan), shape)
+    return rng.normal(0.0, _over_root(calculate_gain(o.nonlinearity, o.a), fan), shape)
 
 
 @_register("uniform_fan_in", NoOptions,
            "U(±1/√fan_in): PyTorch's default for linear and convolution biases.")
 def _uniform_fan_in(shape, rng, fans, o):
-    bound = 1.0 / math.sqrt(fans[0]) if fans[0] > 0 else 0.0
+    bound = _over_root(1.0, fans[0])
     return rng.uniform(-bound, bound, shape)
 
 

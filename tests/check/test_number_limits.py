@@ -2,9 +2,11 @@
 Python's or numpy's and never an infinity that turns up later."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import interpreter
+from interpreter.ops.initializers import INITIALIZERS, NORMAL_REACH, fill
 from interpreter.read.source import MAX_INT_DIGITS
 from interpreter.train.data import spec_data
 
@@ -74,3 +76,63 @@ def test_a_long_integer_from_a_program_is_shown_without_printing_it():
                                            document).value.problems]
     assert lines == ["<spec>: name: input should be a valid string, got an integer of about "
                      "5000 digits"]
+
+
+# ----- initializer options -------------------------------------------------------------------
+
+@pytest.mark.parametrize("params, message", [
+    ("{W: {init: uniform, low: 1, high: -1}}", "params.W: low (1) is greater than high (-1)"),
+    ("{W: {init: uniform, low: -1e308, high: 1e308}}",
+     "params.W: the range from low (-1e+308) to high (1e+308) is wider than the largest "
+     "float64"),
+    ("{W: {init: normal, std: 1e38}}",
+     "params.W: values can reach |mean| + 14·std = 1.4e+39, beyond the largest float32 "
+     "(3.403e+38)"),
+    ("{W: {init: normal, mean: -3.4e38, std: 1e36}}",
+     "params.W: values can reach |mean| + 14·std = 3.54e+38, beyond the largest float32 "
+     "(3.403e+38)"),
+    ("{W: {init: constant, value: 1e39}}",
+     "params.W: values can reach |value| = 1e+39, beyond the largest float32 (3.403e+38)"),
+    ("{W: {init: xavier_normal, gain: 1e38}}",
+     "params.W: values can reach 14·gain = 1.4e+39, beyond the largest float32 (3.403e+38)"),
+])
+def test_initializer_options_that_cannot_be_drawn(params, message):
+    assert errors(spec(params)) == [f"s:7:76: node 'h' (linear): {message}"]
+
+
+def test_float64_specs_take_float64_ranges():
+    net = interpreter.loads(spec("{W: {init: normal, std: 1e300}, b: {init: constant, "
+                                 "value: -1e308}}", dtype="float64"))
+    assert np.all(np.isfinite(net.params["h.W"])) and net.params["h.b"].min() == -1e308
+    assert "float64 (1.798e+308)" in errors(spec("{W: {init: normal, std: 2e307}}",
+                                                 dtype="float64"))[0]
+
+
+def test_uniform_with_equal_bounds_is_a_constant():
+    net = interpreter.loads(spec("{W: {init: uniform, low: 2, high: 2}}"))
+    assert np.all(net.params["h.W"] == 2)
+
+
+def test_options_without_a_dtype_are_checked_against_float64():
+    options = INITIALIZERS["normal"].options
+    with pytest.raises(ValueError, match="beyond the largest float64"):
+        options.model_validate({"std": 2e307})
+    assert options.model_validate({"std": 1e300}).largest() == NORMAL_REACH * 1e300
+
+
+@pytest.mark.parametrize("init", ["xavier_uniform", "xavier_normal", "kaiming_uniform",
+                                  "kaiming_normal", "uniform_fan_in"])
+def test_zero_fans_give_zeros_not_a_division_by_zero(init):
+    options = INITIALIZERS[init].options.model_validate({})
+    values = fill(init, options, (1, 3), np.random.default_rng(0), (0, 0), np.float32)
+    assert values.shape == (1, 3) and np.all(values == 0)
+
+
+def test_a_layer_without_input_features_loads():
+    net = interpreter.loads(spec().replace("[batch, 2]", "[batch, 0]"))
+    assert net.params["h.W"].shape == (0, 2) and np.all(net.params["h.b"] == 0)
+
+
+def test_a_negative_zero_std_draws_the_mean():
+    net = interpreter.loads(spec("{W: {init: normal, mean: 0.5, std: -0.0}}"))
+    assert np.all(net.params["h.W"] == 0.5)
