@@ -72,7 +72,7 @@ def _training_inputs(spec: Spec, graph: Graph) -> list[str] | None:
 def _check_training(spec: Spec, source: SourceMap, graph: Graph, types: Types,
                     max_bytes: int, clean: bool) -> tuple[Any, list[Problem]]:
     assert spec.train is not None
-    arrays, problems = read_data(spec, source)
+    arrays, problems = read_data(spec, source, types)
     names = _training_inputs(spec, graph)
     if arrays is None or names is None or any(n not in types.values for n in names):
         return None, problems

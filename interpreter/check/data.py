@@ -18,6 +18,7 @@ from ..read.npz import NpzError, read_arrays
 from ..read.source import SourceMap
 from .document import Spec
 from .feeds import FeedChecker
+from .inference import Types
 
 DATA = ("train", "data")
 
@@ -30,15 +31,24 @@ def data_path(spec: Spec, source: SourceMap) -> Path | None:
     return folder / spec.train.data.file
 
 
-def read_data(spec: Spec, source: SourceMap) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """The arrays `train.data` gives, unchecked against the inputs."""
+def read_data(spec: Spec, source: SourceMap, types: Types
+              ) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The arrays `train.data` gives, unchecked against the inputs (but inline numbers must
+    fit their input's dtype)."""
     assert spec.train is not None
     data = spec.train.data
     if data.inline is not None:
         arrays, problems = {}, []
         for name, value in data.inline.items():
+            # Each number must fit its input's dtype (1e300 is no float32, 2**63 no int64).
+            # Float inputs convert here; integer ones keep numpy's choice, so that the feed
+            # checker can still tell 1.5 from a whole label.
+            declared = types.values.get(name)
+            dtype = declared.dtype if declared is not None else None
             try:
-                arrays[name] = numeric_array(value, f"train.data.inline.{name}")
+                arrays[name] = numeric_array(
+                    value, f"train.data.inline.{name}",
+                    dtype if dtype is not None and dtype.kind == "f" else None, within=dtype)
             except ValueError as exc:
                 problems.append(source.problem(DATA + ("inline", name), str(exc)))
         return (None if problems else arrays), problems

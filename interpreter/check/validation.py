@@ -214,7 +214,7 @@ def _validate_starts(node: CheckedNode, raw: dict, source: SourceMap,
         else:
             try:
                 node.starts[local] = ParamStart(path, value=numeric_array(
-                    start, f"params.{local}", np.float64))
+                    start, f"params.{local}", np.float64, within=context["dtype"]))
             except ValueError as exc:
                 problems.append(source.problem(path, str(exc), node=node.id, op=op.name))
     return problems

@@ -1,8 +1,9 @@
 """Numbers written in a spec (literal parameters, inline data, constants) as arrays.
 
 One checker for all three, so each rejects the same things with the same precise message:
-booleans (YAML's true is not 1), text, null, non-finite or overflowing numbers, and ragged
-lists, each named by its position (`W[1][0]`).
+booleans (YAML's true is not 1), text, null, non-finite or overflowing numbers, numbers the
+network's dtype cannot hold (1e300 is a float64 but no float32), and ragged lists, each
+named by its position (`W[1][0]`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 Nested = Any  # a number or a (possibly nested) list of numbers, rectangular
+DTypeLike = Any  # anything np.dtype() takes
 
 
 class NotANumber(ValueError):
@@ -30,9 +32,48 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def check_numbers(value: Any, name: str) -> tuple[Nested, tuple[int, ...]]:
+class _Range:
+    """The numbers a dtype holds: a float dtype every value that does not round to infinity,
+    an integer dtype its [min, max] (floats in that span pass; whether they are whole is the
+    feed checker's question)."""
+
+    def __init__(self, dtype: DTypeLike) -> None:
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind == "f":
+            info = np.finfo(self.dtype)
+            # Rounding to nearest, the largest finite value plus half its spacing is the
+            # first value that becomes infinite (float32: 2**128 - 2**103; float64: inf).
+            half_spacing = 2.0 ** (info.maxexp - 2 - info.nmant)
+            self.low, self.high = -math.inf, float(info.max) + half_spacing
+            self.shown = f"{float(info.max):.4g}"
+            self.inclusive = False
+        else:
+            info = np.iinfo(self.dtype)
+            self.low, self.high = int(info.min), int(info.max)
+            self.shown = f"{info.min} to {info.max}"
+            self.inclusive = True
+
+    def holds(self, value: int | float) -> bool:
+        if self.dtype.kind == "f":
+            return abs(value) < self.high  # float64: high is inf, any finite value passes
+        if isinstance(value, float):  # int64 holds [-2**63, 2**63); compare without rounding
+            return self.low <= value < self.high + 1
+        return self.low <= value <= self.high
+
+    def message(self, name: str, value: Any) -> str:
+        if self.dtype.kind == "f":
+            return f"{name} is {value}, beyond the range of {self.dtype} (±{self.shown})"
+        return f"{name} is {value}, beyond the range of {self.dtype} ({self.shown})"
+
+
+def check_numbers(value: Any, name: str, within: DTypeLike = None
+                  ) -> tuple[Nested, tuple[int, ...]]:
     """The value with every number as a Python number, and its shape; ValueError names the
-    offending element as `name[i][j]`."""
+    offending element as `name[i][j]`. With `within`, every number must fit that dtype."""
+    return _check(value, name, None if within is None else _Range(within))
+
+
+def _check(value: Any, name: str, limits: _Range | None) -> tuple[Nested, tuple[int, ...]]:
     # bool is a subclass of int in Python, and YAML's true/false must not become 1.0/0.0.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
@@ -41,11 +82,13 @@ def check_numbers(value: Any, name: str) -> tuple[Nested, tuple[int, ...]]:
             raise ValueError(f"{name} is {value}, too large for a float") from None
         if not math.isfinite(number):
             raise ValueError(f"{name} is {value}, not a finite number")
+        if limits is not None and not limits.holds(value):
+            raise ValueError(limits.message(name, value))
         return value, ()
     if isinstance(value, list):
         items, shapes = [], []
         for i, item in enumerate(value):
-            checked, shape = check_numbers(item, f"{name}[{i}]")
+            checked, shape = _check(item, f"{name}[{i}]", limits)
             items.append(checked)
             shapes.append(shape)
         for i, shape in enumerate(shapes[1:], start=1):
@@ -56,11 +99,13 @@ def check_numbers(value: Any, name: str) -> tuple[Nested, tuple[int, ...]]:
     raise NotANumber(f"{name} is {_describe(value)}, not a number")
 
 
-def numeric_array(value: Any, name: str, dtype: Any = None) -> np.ndarray:
-    """`value` as a numpy array (numpy arrays pass through); ValueError as check_numbers."""
+def numeric_array(value: Any, name: str, dtype: DTypeLike = None,
+                  within: DTypeLike = None) -> np.ndarray:
+    """`value` as a numpy array of `dtype` (numpy arrays pass through); ValueError as
+    check_numbers. Every number must fit `within`, which defaults to `dtype`."""
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise ValueError(f"{name} holds {value.dtype} values, not numbers")
         return value if dtype is None else value.astype(dtype)
-    checked, _ = check_numbers(value, name)
+    checked, _ = check_numbers(value, name, dtype if within is None else within)
     return np.array(checked, dtype=dtype)

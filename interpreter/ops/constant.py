@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..core.literals import Nested, NotANumber, check_numbers
 from .registry import Attrs, Op, register_op
@@ -16,9 +16,10 @@ class ConstantAttrs(Attrs):
 
     @field_validator("value", mode="before")
     @classmethod
-    def _numbers_only(cls, value: Any) -> Nested:
+    def _numbers_only(cls, value: Any, info: ValidationInfo) -> Nested:
+        # The spec's validation passes the network's dtype: the values must fit it.
         try:
-            return check_numbers(value, "value")[0]
+            return check_numbers(value, "value", (info.context or {}).get("dtype"))[0]
         except NotANumber as exc:
             raise ValueError(f"{exc} (a constant holds numbers or nested lists of "
                              "numbers)") from None

@@ -31,7 +31,7 @@ def spec_data(net: Network) -> dict[str, np.ndarray]:
     if net.spec.train is None:
         raise DataError([net.source.problem((), "this spec has no 'train' section, so there "
                                             "is no data to train on")])
-    arrays, problems = read_data(net.spec, net.source)
+    arrays, problems = read_data(net.spec, net.source, net.types)
     if arrays is None:
         raise DataError(problems)
     checked, problems = check_data(arrays, net.training_inputs(), _Checker(net), net.source,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import interpreter
+from interpreter.core.literals import check_numbers, numeric_array
 from interpreter.ops.initializers import INITIALIZERS, NORMAL_REACH, fill
 from interpreter.read.source import MAX_INT_DIGITS
 from interpreter.train.data import spec_data
@@ -131,6 +132,54 @@ def test_zero_fans_give_zeros_not_a_division_by_zero(init):
 def test_a_layer_without_input_features_loads():
     net = interpreter.loads(spec().replace("[batch, 2]", "[batch, 0]"))
     assert net.params["h.W"].shape == (0, 2) and np.all(net.params["h.b"] == 0)
+
+
+# ----- literal numbers and the spec's dtype --------------------------------------------------
+
+def test_literal_parameters_must_fit_the_dtype():
+    assert errors(spec("{b: [[1, -1e300]]}")) == [
+        "s:7:76: node 'h' (linear): params.b[0][1] is -1e+300, beyond the range of float32 "
+        "(±3.403e+38)"]
+    net = interpreter.loads(spec("{b: [[1, -1e300]]}", dtype="float64"))
+    assert net.params["h.b"][0, 1] == -1e300
+
+
+def test_constant_values_must_fit_the_dtype():
+    text = spec().replace("  - {id: loss", "  - {id: k, op: constant, attrs: {value: [1e39]}}\n"
+                          "  - {id: loss")
+    assert errors(text) == ["s:8:42: node 'k' (constant): attrs.value: value[0] is 1e+39, "
+                            "beyond the range of float32 (±3.403e+38)"]
+
+
+@pytest.mark.parametrize("data, message", [
+    ("[[1, 2], [3, 1e300]]", "X[1][1] is 1e+300, beyond the range of float32 (±3.403e+38)"),
+    ("[[1, 2], [3, " + "9" * 400 + "]]", "X[1][1] is " + "9" * 400 + ", too large for a float"),
+])
+def test_inline_data_must_fit_its_input(data, message):
+    assert errors(spec(data=data)) == [f"s:12:22: train.data.inline.{message}"]
+
+
+def test_the_largest_float32_is_allowed_and_the_next_value_up_is_not():
+    largest = float(np.finfo(np.float32).max)
+    rounds_down = np.nextafter(2.0**128 - 2.0**103, 0)  # rounds to the largest float32
+    array = numeric_array([largest, rounds_down, -rounds_down], "x", np.float32)
+    assert np.all(np.isfinite(array))
+    for value in (2.0**128 - 2.0**103, 2**128, -(2.0**128)):
+        with pytest.raises(ValueError, match="beyond the range of float32"):
+            numeric_array([value], "x", np.float32)
+        with np.errstate(over="ignore"):
+            assert not np.isfinite(np.float32(value))  # what the check protects from
+
+
+@pytest.mark.parametrize("value, fits", [(2**63 - 1, True), (-2**63, True), (2**63, False),
+                                         (-2**63 - 1, False), (2.0**63, False),
+                                         (-(2.0**63), True), (1.5, True)])
+def test_integer_ranges(value, fits):
+    if fits:
+        check_numbers([value], "x", np.int64)
+    else:
+        with pytest.raises(ValueError, match=r"x\[0\] is .*, beyond the range of int64"):
+            check_numbers([value], "x", np.int64)
 
 
 def test_a_negative_zero_std_draws_the_mean():
