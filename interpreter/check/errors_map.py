@@ -89,7 +89,7 @@ def _message(error: dict[str, Any]) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind.endswith("_type") or kind in ("literal_error", "enum", "finite_number"):
-        message += f", got {_shown(value)}"
+        message += f", got {shown(value)}"
     if isinstance(value, str) and value.lower() in _YAML11_BOOLS and kind in (
             "bool_type", "int_type", "float_type"):
         message += " (YAML 1.2 reads yes/no/on/off as text: write true or false)"
@@ -99,11 +99,14 @@ def _message(error: dict[str, Any]) -> str:
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """`repr(value)`, shortened, or a description when it cannot be printed."""
     try:
         shown = repr(value)
     except ValueError:  # an int from a program, too long for Python to print (4,300 digits)
-        return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+        if isinstance(value, int):
+            return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+        return f"a {type(value).__name__} holding an integer too long to print"
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
 

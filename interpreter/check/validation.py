@@ -21,7 +21,7 @@ from ..core.literals import numeric_array
 from ..ops.registry import Attrs, Op, get_op, all_ops
 from ..core.names import suggest
 from ..read.source import SourceMap
-from .errors_map import map_errors
+from .errors_map import map_errors, shown
 
 _STRICT = ConfigDict(strict=True, allow_inf_nan=False)
 # A tie names a parameter: `node.param`, or a parameter node's id.
@@ -197,8 +197,8 @@ def _validate_starts(node: CheckedNode, raw: dict, source: SourceMap,
                     message = (f"params.{local}: no 'init' key; give {{init: NAME, ...}}, "
                                "{tie: NODE.PARAM} or literal values")
                 else:
-                    close = suggest(str(init), list(INITIALIZERS))
-                    message = (f"params.{local}: unknown initializer {init!r}" + (
+                    close = suggest(init, list(INITIALIZERS)) if isinstance(init, str) else ""
+                    message = (f"params.{local}: unknown initializer {shown(init)}" + (
                         close or "; known: " + ", ".join(INITIALIZERS)))
                 problems.append(source.problem(path + (("init",) if init is not None else ()),
                                                message, node=node.id, op=op.name))

@@ -15,6 +15,10 @@ import numpy as np
 Nested = Any  # a number or a (possibly nested) list of numbers, rectangular
 DTypeLike = Any  # anything np.dtype() takes
 
+# numpy 1.x arrays have at most 32 axes (numpy 2: 64); deeper lists are no array, and the
+# check, which recurses per level, stops there instead of at Python's recursion limit.
+MAX_DIMS = 32
+
 
 class NotANumber(ValueError):
     """An element that is not a number at all (text, a boolean, null, a mapping)."""
@@ -70,10 +74,11 @@ def check_numbers(value: Any, name: str, within: DTypeLike = None
                   ) -> tuple[Nested, tuple[int, ...]]:
     """The value with every number as a Python number, and its shape; ValueError names the
     offending element as `name[i][j]`. With `within`, every number must fit that dtype."""
-    return _check(value, name, None if within is None else _Range(within))
+    return _check(value, name, None if within is None else _Range(within), 0)
 
 
-def _check(value: Any, name: str, limits: _Range | None) -> tuple[Nested, tuple[int, ...]]:
+def _check(value: Any, name: str, limits: _Range | None, depth: int
+           ) -> tuple[Nested, tuple[int, ...]]:
     # bool is a subclass of int in Python, and YAML's true/false must not become 1.0/0.0.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
@@ -86,9 +91,12 @@ def _check(value: Any, name: str, limits: _Range | None) -> tuple[Nested, tuple[
             raise ValueError(limits.message(name, value))
         return value, ()
     if isinstance(value, list):
+        if depth == MAX_DIMS:
+            raise ValueError(f"{name} is a list inside {MAX_DIMS} others: an array has at "
+                             f"most {MAX_DIMS} dimensions")
         items, shapes = [], []
         for i, item in enumerate(value):
-            checked, shape = _check(item, f"{name}[{i}]", limits)
+            checked, shape = _check(item, f"{name}[{i}]", limits, depth + 1)
             items.append(checked)
             shapes.append(shape)
         for i, shape in enumerate(shapes[1:], start=1):

@@ -185,3 +185,35 @@ def test_integer_ranges(value, fits):
 def test_a_negative_zero_std_draws_the_mean():
     net = interpreter.loads(spec("{W: {init: normal, mean: 0.5, std: -0.0}}"))
     assert np.all(net.params["h.W"] == 0.5)
+
+
+@pytest.mark.parametrize("init, shown", [
+    (10**5000, "an integer of about 5000 digits"),
+    ([1, 10**5000], "a list holding an integer too long to print"),
+], ids=["int", "list"])
+def test_an_unprintable_initializer_name_is_described(init, shown):
+    document = interpreter.loads(spec(), "yaml").spec.model_dump(by_alias=True,
+                                                                 exclude_unset=True)
+    document["nodes"][0]["params"] = {"W": {"init": init}}
+    lines = [str(p) for p in pytest.raises(interpreter.SpecError, interpreter.load,
+                                           document).value.problems]
+    assert lines == [f"<spec>: node 'h' (linear): params.W: unknown initializer {shown}; "
+                     "known: " + ", ".join(INITIALIZERS)]
+
+
+def test_lists_nested_deeper_than_an_array_can_be():
+    value: object = 1.0
+    for _ in range(2000):  # from a program: no reader's depth limit, and no RecursionError
+        value = [value]
+    with pytest.raises(ValueError) as info:
+        check_numbers(value, "x")
+    assert str(info.value) == ("x" + "[0]" * 32 + " is a list inside 32 others: an array has "
+                               "at most 32 dimensions")
+    assert numeric_array(value_at_depth(32), "x").ndim == 32
+
+
+def value_at_depth(depth: int) -> object:
+    value: object = 1.0
+    for _ in range(depth):
+        value = [value]
+    return value
