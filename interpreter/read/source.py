@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Problem, SpecError
+from .positions import SequencePositions
 
 Path_ = tuple  # a data path: ("nodes", 2, "attrs", "out_features")
 
@@ -61,11 +62,17 @@ def _too_long(literal: str) -> str:
 
 @dataclass
 class SourceMap:
-    """Positions (1-based line, column) of values and mapping keys, by data path."""
+    """Positions (1-based line, column) of values and mapping keys, by data path.
+
+    Mapping values (and the root) are in `values`; the items of sequences, which in a spec
+    with inline data are most of the values, are in `sequences`, compactly, by the path of
+    the outermost sequence they belong to (see `positions.py`).
+    """
 
     file: str | None
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    sequences: dict[Path_, SequencePositions] = field(default_factory=dict)
 
     def locate(self, path: Path_, *, key: bool = False) -> tuple[int | None, int | None]:
         """The position of `path`, or of its nearest located ancestor.
@@ -77,11 +84,24 @@ class SourceMap:
         if key and path in self.keys:
             return self.keys[path]
         while True:
-            if path in self.values:
-                return self.values[path]
+            found = self.position(path)
+            if found is not None:
+                return found
             if not path:
                 return (None, None)
             path = path[:-1]
+
+    def position(self, path: Path_) -> tuple[int, int] | None:
+        """The position recorded for exactly `path`, if any."""
+        found = self.values.get(path)
+        if found is not None:
+            return found
+        # An item: the path of its outermost sequence, then one index per level of nesting.
+        head = len(path)
+        while head and type(path[head - 1]) is int:
+            head -= 1
+        sequence = self.sequences.get(path[:head]) if head < len(path) else None
+        return sequence.find(path[head:]) if sequence is not None else None
 
     def problem(self, path: Path_, message: str, *, key: bool = False, node: str | None = None,
                 op: str | None = None, severity: str = "error") -> Problem:
