@@ -8,6 +8,7 @@ named by its position (`W[1][0]`).
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,8 @@ class _Range:
 
     def __init__(self, dtype: DTypeLike) -> None:
         self.dtype = np.dtype(dtype)
-        if self.dtype.kind == "f":
+        self.float = self.dtype.kind == "f"
+        if self.float:
             info = np.finfo(self.dtype)
             # Rounding to nearest, the largest finite value plus half its spacing is the
             # first value that becomes infinite (float32: 2**128 - 2**103; float64: inf).
@@ -58,14 +60,14 @@ class _Range:
             self.inclusive = True
 
     def holds(self, value: int | float) -> bool:
-        if self.dtype.kind == "f":
+        if self.float:
             return abs(value) < self.high  # float64: high is inf, any finite value passes
         if isinstance(value, float):  # int64 holds [-2**63, 2**63); compare without rounding
             return self.low <= value < self.high + 1
         return self.low <= value <= self.high
 
     def message(self, name: str, value: Any) -> str:
-        if self.dtype.kind == "f":
+        if self.float:
             return f"{name} is {value}, beyond the range of {self.dtype} (±{self.shown})"
         return f"{name} is {value}, beyond the range of {self.dtype} ({self.shown})"
 
@@ -87,7 +89,8 @@ def _check(value: Any, name: str, limits: _Range | None, depth: int
             raise ValueError(f"{name} is {value}, too large for a float") from None
         if not math.isfinite(number):
             raise ValueError(f"{name} is {value}, not a finite number")
-        if limits is not None and not limits.holds(value):
+        # A float dtype holds the number as float() rounds it (as numpy converts it).
+        if limits is not None and not limits.holds(number if limits.float else value):
             raise ValueError(limits.message(name, value))
         return value, ()
     if isinstance(value, list):
@@ -115,5 +118,47 @@ def numeric_array(value: Any, name: str, dtype: DTypeLike = None,
         if value.dtype.kind not in "biuf":
             raise ValueError(f"{name} holds {value.dtype} values, not numbers")
         return value if dtype is None else value.astype(dtype)
-    checked, _ = check_numbers(value, name, dtype if within is None else within)
+    limits = _Range(dtype if within is None else within) if (
+        dtype is not None or within is not None) else None
+    array = _plain_array(value, dtype, limits)
+    if array is not None:
+        return array
+    checked, _ = _check(value, name, limits, 0)
     return np.array(checked, dtype=dtype)
+
+
+def _plain_array(value: Any, dtype: DTypeLike, limits: _Range | None) -> np.ndarray | None:
+    """What numeric_array returns, made by numpy in one pass, if `value` is plainly a
+    rectangular nest of lists of ints and floats that fit; None at anything unusual.
+
+    check_numbers walks a million numbers one Python call at a time; this looks at each
+    number's type once, in C, and leaves every question (a boolean, text, a ragged row, an
+    infinity, a number too large) to check_numbers, so its messages stay exactly as they are.
+    """
+    if type(value) is not list or (limits is not None and not limits.float and dtype is not None):
+        return None  # (integer limits on converted values: no caller, so no fast path)
+    level: list = [value]  # the lists at one depth; below them, items or more lists
+    for depth in range(MAX_DIMS):
+        kinds = set(map(type, chain.from_iterable(level)))
+        if kinds <= {int, float}:  # exactly: bool, a subclass of int, is not a number here
+            break
+        if kinds != {list}:
+            return None
+        level = list(chain.from_iterable(level))
+    else:
+        return None
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = np.array(value, dtype=dtype)
+    except (ValueError, OverflowError, TypeError):  # ragged, or an int beyond any dtype
+        return None
+    if array.dtype.kind not in "iuf" or array.ndim != depth + 1:
+        return None
+    if array.dtype.kind == "f":
+        largest = float(np.abs(array).max(initial=0.0))  # nan and inf surface here too
+        if not largest < (limits.high if limits is not None and limits.float else math.inf):
+            return None
+    if limits is not None and not limits.float and array.size:
+        if not (limits.holds(array.min().item()) and limits.holds(array.max().item())):
+            return None
+    return array
