@@ -11,9 +11,11 @@ spec needs, integers too long to convert, and YAML aliases that would expand the
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..core.errors import Problem, SpecError
 from .positions import SequencePositions
@@ -114,13 +116,27 @@ def read_text(text: str, kind: str, file: str | None = None) -> tuple[Any, Sourc
     if len(text) > MAX_FILE_BYTES:
         raise SpecError([Problem(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; "
                                  "refusing to read it", file)])
-    if kind == "json":
-        from .json_reader import read_json
+    with no_cyclic_gc():
+        if kind == "json":
+            from .json_reader import read_json
 
-        return read_json(text, file)
-    from .yaml_reader import read_yaml
+            return read_json(text, file)
+        from .yaml_reader import read_yaml
 
-    return read_yaml(text, file)
+        return read_yaml(text, file)
+
+
+@contextlib.contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Reading allocates a million small objects that all stay alive; the cyclic collector
+    would rescan them again and again (superlinear in the file's size) and find nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def read_file(path: str | Path) -> tuple[Any, SourceMap]:
@@ -149,4 +165,5 @@ def read_file(path: str | Path) -> tuple[Any, SourceMap]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise SpecError([Problem("file is not valid UTF-8 text", name, line, 1)]) from None
+    del raw  # a second copy of a large file, no longer needed
     return read_text(text, kind, name)
