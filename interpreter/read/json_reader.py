@@ -22,7 +22,7 @@ from typing import Any
 
 from ..core.errors import Problem, SpecError
 from .positions import SequencePositions
-from .source import MAX_DEPTH, MAX_INT_DIGITS, IntegerTooLong, SourceMap, read_int
+from .source import MAX_DEPTH, MAX_INT_DIGITS, SURROGATE, IntegerTooLong, SourceMap, read_int
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
@@ -73,9 +73,13 @@ class _Parser:
         char = text[i] if i < len(text) else ""
         if char == '"':
             try:
-                return json.decoder.scanstring(text, i + 1, True)
+                string, end = json.decoder.scanstring(text, i + 1, True)
             except json.JSONDecodeError as exc:
                 raise self.fail(f"JSON syntax error: {exc.msg}", exc.pos) from None
+            if "\\u" in text[i:end] and SURROGATE.search(string):
+                raise self.fail("JSON string with an unpaired surrogate escape (\\ud800 to "
+                                "\\udfff): it stands for no character", i)
+            return string, end
         number = _NUMBER.match(text, i)
         if number and number.end() > i:
             literal = number.group()

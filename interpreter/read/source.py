@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -36,6 +37,7 @@ MAX_INT_DIGITS = 640
 _INT_LIMIT = 10**MAX_INT_DIGITS
 
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class IntegerTooLong(ValueError):
@@ -116,6 +118,16 @@ def read_text(text: str, kind: str, file: str | None = None) -> tuple[Any, Sourc
     if len(text) > MAX_FILE_BYTES:
         raise SpecError([Problem(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; "
                                  "refusing to read it", file)])
+    # Text from a program (not from a file, which is checked UTF-8) may hold a lone UTF-16
+    # surrogate: no character, so libyaml cannot take it and no message could print it.
+    surrogate = SURROGATE.search(text)
+    if surrogate is not None:
+        offset = surrogate.start()
+        line = text.count("\n", 0, offset) + 1
+        column = offset - text.rfind("\n", 0, offset)
+        raise SpecError([Problem(f"the text holds a lone surrogate "
+                                 f"({surrogate.group()!r}), which is no character", file,
+                                 line, column)])
     with no_cyclic_gc():
         if kind == "json":
             from .json_reader import read_json

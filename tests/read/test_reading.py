@@ -74,6 +74,7 @@ def test_json_positions_match():
     (read_yaml, "a: !!int 1.5", "1:4: '1.5' is not a valid int"),
     (read_yaml, "? [1, 2]\n: x\n", "1:3: mapping keys must be plain names"),
     (read_yaml, "", "the file is empty"),
+    (read_json, '{"a":\n "x\\udc00"}', "2:2: JSON string with an unpaired surrogate escape"),
 ])
 def test_malformed_input_is_a_located_error(reader, text, message):
     lines = error_lines(reader, text, "f")
@@ -179,3 +180,18 @@ def test_node_ids_are_plain_identifiers(bad_id):
 def test_missing_keys_of_one_mapping_are_one_problem():
     lines = error_lines(interpreter.loads, '{"version": 1}', "json", name="v.json")
     assert lines == ["v.json:1:1: missing required keys 'name', 'inputs', 'nodes', 'outputs'"]
+
+
+@pytest.mark.parametrize("kind", ["yaml", "json"])
+def test_text_with_a_lone_surrogate_is_refused_located(kind):
+    from interpreter.read.source import read_text
+
+    text = '{"a": 1,\n "b": "x\ud800"}'
+    lines = error_lines(read_text, text, kind, "t")
+    assert lines == ["t:2:9: the text holds a lone surrogate ('\\ud800'), which is no "
+                     "character"]
+
+
+def test_paired_surrogate_escapes_are_one_character():
+    data, _ = read_json('{"a": "\\ud83d\\ude00"}')
+    assert data["a"] == "\U0001F600"
