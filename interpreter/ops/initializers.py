@@ -180,41 +180,42 @@ def _uniform(shape, rng, fans, o):
     return rng.uniform(o.low, o.high, shape)
 
 
-def _over_root(numerator: float, fan: int) -> float:
-    """numerator / √fan, and 0 for a fan of 0, as PyTorch's linear bias does: a layer with no
-    inputs passes nothing on, so its start values do not matter."""
-    return numerator / math.sqrt(fan) if fan > 0 else 0.0
+def _sqrt_ratio(numerator: float, fan: int) -> float:
+    """√(numerator / fan), and 0 for a fan of 0, as PyTorch's linear bias does: a layer with
+    no inputs passes nothing on, so its start values do not matter."""
+    return math.sqrt(numerator / fan) if fan > 0 else 0.0
 
 
 @_register("xavier_uniform", GainOptions, "U(±gain·√(6/(fan_in+fan_out))) (Glorot).")
 def _xavier_uniform(shape, rng, fans, o):
-    bound = o.gain * _over_root(math.sqrt(6.0), fans[0] + fans[1])
+    bound = o.gain * _sqrt_ratio(6.0, fans[0] + fans[1])
     return rng.uniform(-bound, bound, shape)
 
 
 @_register("xavier_normal", GainOptions, "N(0, gain²·2/(fan_in+fan_out)) (Glorot).")
 def _xavier_normal(shape, rng, fans, o):
-    return rng.normal(0.0, o.gain * _over_root(math.sqrt(2.0), fans[0] + fans[1]), shape)
+    return rng.normal(0.0, o.gain * _sqrt_ratio(2.0, fans[0] + fans[1]), shape)
 
 
 @_register("kaiming_uniform", KaimingOptions,
            "U(±gain·√(3/fan)), gain from `nonlinearity` and `a` (He).")
 def _kaiming_uniform(shape, rng, fans, o):
     fan = fans[0] if o.mode == "fan_in" else fans[1]
-    bound = calculate_gain(o.nonlinearity, o.a) * _over_root(math.sqrt(3.0), fan)
+    bound = calculate_gain(o.nonlinearity, o.a) * _sqrt_ratio(3.0, fan)
     return rng.uniform(-bound, bound, shape)
 
 
 @_register("kaiming_normal", KaimingOptions, "N(0, gain²/fan), gain from `nonlinearity` and `a` (He).")
 def _kaiming_normal(shape, rng, fans, o):
     fan = fans[0] if o.mode == "fan_in" else fans[1]
-    return rng.normal(0.0, _over_root(calculate_gain(o.nonlinearity, o.a), fan), shape)
+    std = calculate_gain(o.nonlinearity, o.a) / math.sqrt(fan) if fan > 0 else 0.0
+    return rng.normal(0.0, std, shape)
 
 
 @_register("uniform_fan_in", NoOptions,
            "U(±1/√fan_in): PyTorch's default for linear and convolution biases.")
 def _uniform_fan_in(shape, rng, fans, o):
-    bound = _over_root(1.0, fans[0])
+    bound = 1.0 / math.sqrt(fans[0]) if fans[0] > 0 else 0.0
     return rng.uniform(-bound, bound, shape)
 
 
