@@ -128,13 +128,13 @@ class _Parser:
         """The array of numbers text[start:end], its items' positions added at `depth`."""
         text = self.text
         values = json.loads(text[start:end])  # int() and float(), as scalar() converts
-        # map() with C functions rather than a loop: this runs once per number.
-        offsets = list(map(re.Match.start, _ITEMS.finditer(text, start, end)))
+        # map() with C functions rather than a loop, and no list: this runs once per number.
+        offsets = map(re.Match.start, _ITEMS.finditer(text, start, end))
         lines, columns = positions.lines[depth], positions.columns[depth]
         if text.find("\n", start, end) < 0:  # one line, usually: one line start for all
             line, column = self.position(start)
             before_line = start - column  # the offset just before column 1
-            lines.extend(array("i", [line]) * len(offsets))
+            lines.extend(array("i", [line]) * len(values))
             columns.extend(array("i", map(operator.sub, offsets, repeat(before_line))))
         else:
             for offset in offsets:
