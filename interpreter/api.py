@@ -8,7 +8,6 @@ This module sits above every layer (read → check → ops → run → train) an
 from __future__ import annotations
 
 import contextlib
-import copy
 import gc
 import os
 from collections.abc import Mapping
@@ -21,7 +20,9 @@ from .check.data import batch_sizes
 from .check.document import Spec
 from .check.inference import DEFAULT_MAX_BYTES
 from .core.errors import FeedError, Problem, SpecError
-from .read.source import SourceMap, read_file, read_text
+from .read.python import from_python
+from .read.reader import read_file, read_text
+from .read.source import SourceMap
 from .run.network import Network as Engine
 from .run.plan import build_plan
 from .train import weights
@@ -64,10 +65,11 @@ def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
         with _no_cyclic_gc():
             document, source_map = read_file(source)
     elif isinstance(source, Spec):
-        document = source.model_dump(by_alias=True, exclude_unset=True)
+        document = from_python(source.model_dump(by_alias=True, exclude_unset=True))
         source_map = SourceMap(None)
     elif isinstance(source, Mapping):
-        document, source_map = copy.deepcopy(dict(source)), SourceMap(None)
+        with _no_cyclic_gc():
+            document, source_map = from_python(dict(source)), SourceMap(None)
     else:
         raise TypeError(f"load() takes a path, a dict or a Spec, not {type(source).__name__}")
     return build(document, source_map, seed=seed, check=check, data=data,

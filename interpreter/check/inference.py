@@ -188,6 +188,13 @@ def _check_budget(spec: Spec, graph: Graph, types: Types, source: SourceMap,
     if total > max_bytes:
         size, name, node = largest
         types.problems.append(source.problem(
-            node.path, f"parameters would take {total / 2**30:.3g} GiB, over the "
-            f"{max_bytes / 2**30:.3g} GiB memory budget (largest: '{name}', "
-            f"{size / 2**30:.3g} GiB)", node=node.id, op=node.op.name))
+            node.path, f"parameters would take {_gib(total)}, over the "
+            f"{_gib(max_bytes)} memory budget (largest: '{name}', {_gib(size)})",
+            node=node.id, op=node.op.name))
+
+
+def _gib(count: int) -> str:
+    """Bytes in GiB, for any size a spec can ask for (beyond float64 too)."""
+    if count.bit_length() > 1000:
+        return f"more than 1e+300 GiB"
+    return f"{count / 2**30:.3g} GiB"
