@@ -8,7 +8,7 @@ import interpreter
 from interpreter.train.data import spec_data
 from interpreter.gradcheck import check_network
 from interpreter.api import build
-from interpreter.read.source import read_file
+from interpreter.read.reader import read_file
 
 from .conftest import SPECS
 

@@ -76,7 +76,7 @@ CHILD = r"""
 import gc, json, sys, time, tracemalloc
 sys.path.insert(0, sys.argv[1])
 import interpreter
-from interpreter.read.source import read_file
+from interpreter.read.reader import read_file
 from interpreter.train.data import spec_data
 path, phase, traced = sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from interpreter.api import compile_network  # noqa: E402
 from interpreter.check.analysis import analyse  # noqa: E402
 from interpreter.train.optimizers import make_optimizer  # noqa: E402
-from interpreter.read.source import read_file  # noqa: E402
+from interpreter.read.reader import read_file  # noqa: E402
 
 
 def chain(nodes: int) -> dict:

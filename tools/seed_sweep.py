@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from interpreter.cli import loss_targets  # noqa: E402
 from interpreter.train.data import spec_data  # noqa: E402
 from interpreter.api import build  # noqa: E402
-from interpreter.read.source import read_file  # noqa: E402
+from interpreter.read.reader import read_file  # noqa: E402
 
 
 def main() -> int:

@@ -73,6 +73,18 @@ class Document:
 
 _DEFAULTS = {"version": 1, "name": "", "description": "", "dtype": "float32",
              "schema_": None, "loss": None, "train": None}
+_ADAPTERS: dict[str, TypeAdapter] = {}
+
+
+def _adapter(name: str) -> TypeAdapter:
+    """A validator for one top-level field of `Spec` alone: its type and constraints."""
+    adapter = _ADAPTERS.get(name)
+    if adapter is None:
+        info = Spec.model_fields[name]
+        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else (
+            info.annotation)
+        adapter = _ADAPTERS[name] = TypeAdapter(annotation, config=_STRICT)
+    return adapter
 
 
 def validate_document(data: Any, source: SourceMap) -> Document:
@@ -100,8 +112,7 @@ def validate_document(data: Any, source: SourceMap) -> Document:
             values[name] = _DEFAULTS.get(name, [])
             continue
         try:
-            values[name] = TypeAdapter(Annotated[info.annotation, info],
-                                       config=_STRICT).validate_python(data[key])
+            values[name] = _adapter(name).validate_python(data[key])
         except ValidationError:
             values[name] = _DEFAULTS.get(name, [])
             sections.add(key)

@@ -15,7 +15,6 @@ import contextlib
 import gc
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 from ..core.errors import Problem, SpecError
@@ -113,31 +112,6 @@ class SourceMap:
         return Problem(message, self.file, line, column, node, op, severity)
 
 
-def read_text(text: str, kind: str, file: str | None = None) -> tuple[Any, SourceMap]:
-    """Parse spec text (`kind` is "yaml" or "json") into data and positions."""
-    if len(text) > MAX_FILE_BYTES:
-        raise SpecError([Problem(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; "
-                                 "refusing to read it", file)])
-    # Text from a program (not from a file, which is checked UTF-8) may hold a lone UTF-16
-    # surrogate: no character, so libyaml cannot take it and no message could print it.
-    surrogate = SURROGATE.search(text)
-    if surrogate is not None:
-        offset = surrogate.start()
-        line = text.count("\n", 0, offset) + 1
-        column = offset - text.rfind("\n", 0, offset)
-        raise SpecError([Problem(f"the text holds a lone surrogate "
-                                 f"({surrogate.group()!r}), which is no character", file,
-                                 line, column)])
-    with no_cyclic_gc():
-        if kind == "json":
-            from .json_reader import read_json
-
-            return read_json(text, file)
-        from .yaml_reader import read_yaml
-
-        return read_yaml(text, file)
-
-
 @contextlib.contextmanager
 def no_cyclic_gc() -> Iterator[None]:
     """Reading allocates a million small objects that all stay alive; the cyclic collector
@@ -149,33 +123,3 @@ def no_cyclic_gc() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
-
-
-def read_file(path: str | Path) -> tuple[Any, SourceMap]:
-    """Read a `.yaml`, `.yml` or `.json` spec file; every failure is a `SpecError`."""
-    path = Path(path)
-    name = str(path)
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise SpecError([Problem(f"unknown spec file type '{path.suffix}': expected one of "
-                                 + ", ".join(SUFFIXES), name)])
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SpecError([Problem(f"file is {size / 2**20:.0f} MiB, larger than the "
-                                     f"{MAX_FILE_BYTES // 2**20} MiB limit; refusing to read it",
-                                     name)])
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError([Problem("no such file", name)]) from None
-    except IsADirectoryError:
-        raise SpecError([Problem("is a directory, not a spec file", name)]) from None
-    except OSError as exc:
-        raise SpecError([Problem(f"cannot read file: {exc.strerror or exc}", name)]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError([Problem("file is not valid UTF-8 text", name, line, 1)]) from None
-    del raw  # a second copy of a large file, no longer needed
-    return read_text(text, kind, name)

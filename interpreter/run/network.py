@@ -277,10 +277,13 @@ class Network:
         monitor.current = None
         self.plan.set_training(True)
         try:
-            args = [feeds[name] for name in self.training_inputs()]
-            _, saved = self._call(("forward", "loss"), args, mode)
-            if backward:
-                self._function(("backward", "loss"), mode)(self._seed_gradient, *saved)
+            # Overflow on the way is what the checks are for (or, for a rehearsal, not its
+            # business): numpy's warnings would only be noise.
+            with np.errstate(all="ignore"):
+                args = [feeds[name] for name in self.training_inputs()]
+                _, saved = self._call(("forward", "loss"), args, mode)
+                if backward:
+                    self._function(("backward", "loss"), mode)(self._seed_gradient, *saved)
         except FeedError as exc:
             if monitor.current is not None and exc.node is None:
                 exc.node = self.plan.steps[monitor.current].node

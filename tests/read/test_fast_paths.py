@@ -230,9 +230,8 @@ def test_a_bad_element_deep_in_large_inline_data(kind: str, bad: str, message: s
     text, where = big_spec(kind, bad)
     data, source = (read_json if kind == "json" else read_yaml)(text, "s")
     assert source.locate(("train", "data", "inline", "X", 3_210, 7)) == where
-    net = interpreter.loads(text, kind.split("-")[0], name="s")
-    with pytest.raises(interpreter.DataError) as info:
-        spec_data(net)
+    with pytest.raises(interpreter.SpecError) as info:  # load reads and checks the data
+        interpreter.loads(text, kind.split("-")[0], name="s")
     inline = source.locate(("train", "data", "inline", "X"))
     lines = [str(p) for p in info.value.problems]
     assert lines == [f"s:{inline[0]}:{inline[1]}: train.data.inline.X[3210][7] {message}"]

@@ -9,7 +9,8 @@ import pytest
 import interpreter
 from interpreter.core.errors import SpecError
 from interpreter.read.json_reader import read_json
-from interpreter.read.source import MAX_DEPTH, read_file
+from interpreter.read.reader import read_file
+from interpreter.read.source import MAX_DEPTH
 from interpreter.read.yaml_reader import read_yaml
 
 XOR_TEXT = """version: 1
@@ -109,7 +110,7 @@ def test_honest_aliases_work():
 
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
-    import interpreter.read.source as source_module
+    import interpreter.read.reader as source_module
 
     monkeypatch.setattr(source_module, "MAX_FILE_BYTES", 1000)
     path = tmp_path / "big.yaml"
@@ -184,7 +185,7 @@ def test_missing_keys_of_one_mapping_are_one_problem():
 
 @pytest.mark.parametrize("kind", ["yaml", "json"])
 def test_text_with_a_lone_surrogate_is_refused_located(kind):
-    from interpreter.read.source import read_text
+    from interpreter.read.reader import read_text
 
     text = '{"a": 1,\n "b": "x\ud800"}'
     lines = error_lines(read_text, text, kind, "t")
