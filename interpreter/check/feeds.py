@@ -159,6 +159,17 @@ class FeedChecker:
             if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
                 raise FeedError(f"input '{name}' is {dtype} (labels or indices) but holds "
                                 "non-integer values", name)
+        # A cast that cannot hold a value would make it inf (floats) or wrap it (integers).
+        limits = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+        narrowing = (array.dtype.itemsize > dtype.itemsize
+                     or array.dtype.kind not in (dtype.kind, "b"))
+        if array.size and narrowing:
+            with np.errstate(invalid="ignore"):
+                finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+                if finite.size and (finite.max() > limits.max or finite.min() < limits.min):
+                    worst = finite.max() if finite.max() > limits.max else finite.min()
+                    raise FeedError(f"input '{name}' holds {worst:.4g}, beyond the range of "
+                                    f"{dtype} (±{float(limits.max):.4g})", name)
         return np.ascontiguousarray(array, dtype=dtype)
 
     @staticmethod
