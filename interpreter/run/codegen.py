@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..core.errors import InternalError
+from ..core.errors import InternalError, ShapeError
 from .plan import Flow, Plan, Step
 
 Function = Callable[..., Any]
@@ -36,6 +36,7 @@ class Emitter:
         self.lines: list[str] = []
         self.names: dict[str, Any] = {"isfinite": math.isfinite}
         self.live: set[str] = set()
+        self.depth = 1  # the indent of the function body's lines (2 inside a try block)
 
     def bind(self, name: str, value: Any) -> str:
         self.names[name] = value
@@ -59,7 +60,7 @@ class Emitter:
             self.line("del " + ", ".join(variables))
 
     def line(self, text: str, indent: int = 1) -> None:
-        self.lines.append("    " * indent + text)
+        self.lines.append("    " * (indent + self.depth - 1) + text)
 
     def compile(self, name: str) -> Function:
         source = "\n".join(self.lines) + "\n"
@@ -200,19 +201,30 @@ def _results(emit: Emitter, plan: Plan, results: Sequence[int]) -> str:
 
 
 def compile_forward(plan: Plan, steps: Sequence[Step], results: Sequence[int],
-                    flow: Flow | None, check: Any = None, feeds: Any = None) -> Function:
+                    flow: Flow | None, check: Any = None, feeds: Any = None,
+                    keep: list | None = None, mode: Any = None,
+                    fail: Callable[[Any, Exception], Exception] | None = None) -> Function:
     """`forward(*input arrays) -> (results, saved)`: the saved values are those of the
     steps `flow` runs, in forward order, ready for `compile_backward`'s function.
 
-    With `feeds` (a feed checker), the function is `forward(feeds) -> ({name: result},
-    saved)`, checking the feeds itself: the public forward, one call deep.
+    With `feeds` (a feed checker), `keep` (a list) and `fail`, it is the public forward,
+    one call deep: `forward(feeds) -> {name: result}`, checking the feeds itself, leaving
+    `[saved, mode]` in `keep` for backward, and raising `fail(feeds, error)` when an op
+    refuses the real sizes (a ShapeError).
     """
     emit = Emitter("forward")
     _bind_steps(emit, plan, steps)
     inputs = plan.inputs_of(steps)
-    keep = set(saved_order(flow)) if flow is not None else set()
+    kept = set(saved_order(flow)) if flow is not None else set()
     if feeds is not None:
+        emit.bind("KEPT", keep)
+        emit.bind("MODE", mode)
+        emit.bind("FAIL", fail)
+        emit.bind("ShapeError", ShapeError)
         emit.line("def forward(feeds):", 0)
+        emit.line("KEPT[0] = None")
+        emit.line("try:")
+        emit.depth = 2
         params = _prologue(emit, plan, inputs, feeds)
     else:
         params = [emit.write(f"v{plan.slot(name)}") for name in inputs]
@@ -220,10 +232,17 @@ def compile_forward(plan: Plan, steps: Sequence[Step], results: Sequence[int],
     if check is not None:
         emit.bind("MON", check)
         emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
-    _forward(emit, steps, keep, set(results), free=True, check=check is not None)
-    out = (_results(emit, plan, results) if feeds is not None
-           else _tuple([emit.read(f"v{s}") for s in results]))
-    emit.line(f"return {out}, {_tuple([emit.read(f's{i}') for i in sorted(keep)])}")
+    _forward(emit, steps, kept, set(results), free=True, check=check is not None)
+    saved = _tuple([emit.read(f"s{i}") for i in sorted(kept)])
+    if feeds is None:
+        emit.line(f"return {_tuple([emit.read(f'v{s}') for s in results])}, {saved}")
+        return emit.compile("forward")
+    emit.depth = 1
+    emit.line("except ShapeError as exc:")
+    emit.line("raise FAIL(feeds, exc) from None", 2)
+    emit.line(f"KEPT[0] = {saved}")
+    emit.line("KEPT[1] = MODE")
+    emit.line(f"return {_results(emit, plan, results)}")
     return emit.compile("forward")
 
 

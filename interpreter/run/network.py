@@ -47,8 +47,9 @@ class Network:
                           "contract": Monitor(plan, analysis.types, self.locate, finite=False)}
         self._contracts_checked = False  # the first forward and backward check them
         self._compiled: dict[tuple, Callable[..., Any]] = {}
-        self._saved: tuple | None = None
-        self._saved_mode: str | None = None
+        # What the last forward kept for backward, and the mode it ran in.
+        self._kept: list[Any] = [None, None]
+        self._backward_now: dict[tuple, Callable[..., Any]] = {}
         self._seed_gradient = np.ones((), dtype=self.dtype)
         self._result_names = self.outputs + ([self.loss] if self.loss else [])
         self._result_slots = [plan.slot(n) for n in self._result_names]
@@ -110,8 +111,11 @@ class Network:
         kind = key[0]
         if key == ("forward",):
             flow = self._flow(True) if self.loss is not None else None
-            return codegen.compile_forward(self.plan, self._forward_steps, self._result_slots,
-                                           flow, monitor, feeds=self._feeds)
+            mode = next((m for m, mon in self._monitors.items() if mon is monitor), None)
+            return codegen.compile_forward(
+                self.plan, self._forward_steps, self._result_slots, flow, monitor,
+                feeds=self._feeds, keep=self._kept, mode=mode,
+                fail=lambda feeds, exc: self._shape_failure(("forward",), feeds, exc))
         if key == ("forward", "loss"):  # a training pass: what the loss needs, no more
             loss = [self.plan.loss_slot]
             return codegen.compile_forward(self.plan, self.plan.steps_for(loss), loss,
@@ -146,6 +150,8 @@ class Network:
         smaller than a kernel): the same function in check mode tells which node."""
         monitor = self._monitors["contract"]
         monitor.current = None
+        if key == ("forward",):  # its twin would catch the error itself: run the same steps
+            key = ("infer", tuple(self._result_slots))
         function = self._function(key, "contract")
         try:
             function(feeds) if key[0] != "forward" or len(key) == 1 else function(*feeds)
@@ -201,33 +207,14 @@ class Network:
     def _first_forward(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         # The first forward and backward check the ops' contracts; check mode, everything.
         mode = "check" if self._check else (None if self._contracts_checked else "contract")
-        self._forward_now = (self._compiled.get(("forward call", mode))
-                             or self._forward_call(mode))
+        self._forward_now = self._function(("forward",), mode)
         return self._forward_now(feeds)
-
-    def _forward_call(self, mode: str | None) -> Callable[[Mapping[str, Any]], dict]:
-        """forward() in one mode: the generated function (which checks the feeds and syncs
-        the parameters itself), keeping what it saved for backward."""
-        function = self._function(("forward",), mode)
-
-        def call(feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
-            self._saved = None
-            try:
-                results, saved = function(feeds)
-            except ShapeError as exc:
-                raise self._shape_failure(("forward",), feeds, exc) from None
-            self._saved = saved
-            self._saved_mode = mode
-            return results
-
-        self._compiled[("forward call", mode)] = call
-        return call
 
     def backward(self, *, inputs: bool = False) -> dict[str, np.ndarray]:
         """Gradients of the loss from the last `forward`: one per parameter by name (zeros
         for a parameter the loss does not reach), and with `inputs=True` one per float graph
         input that receives a gradient."""
-        saved, mode = self._saved, self._saved_mode
+        saved, mode = self._kept
         if saved is None or self.loss is None:
             if self.loss is None:
                 raise FeedError("this spec has no loss, so there is nothing to differentiate")
@@ -235,8 +222,10 @@ class Network:
                             "keep nothing to differentiate)")
         # A checked forward is followed by a checked backward: the monitor's recorded
         # shapes belong to the pass that made them.
-        function = (self._compiled.get((("backward", inputs, "named"), mode))
-                    or self._function(("backward", inputs, "named"), mode))
+        function = self._backward_now.get((inputs, mode))
+        if function is None:
+            function = self._backward_now[(inputs, mode)] = self._function(
+                ("backward", inputs, "named"), mode)
         result = function(self._seed_gradient, saved)
         if mode == "contract" and not self._contracts_checked:
             self._contracts_checked = True
