@@ -4,7 +4,8 @@
 
 Each workload's step (forward + backward + SGD update on one batch) is timed for every
 implementation in the same run, interleaved round by round, BLAS pinned to one thread; the
-figure is the median per-step time over the rounds and the ratio to hand numpy's. The
+figure is the median per-step time over the rounds, and the ratio is the median over rounds
+of each round's time against hand numpy's in that round. The
 interpreter is timed two ways: `train`, the step `net.train()` runs, and `library`, the
 loop a library user writes (`net.forward`, `net.backward`, then `params[name] -= lr * grad`
 through `net.params`). Peak memory per step is measured separately with tracemalloc (numpy
@@ -99,7 +100,10 @@ def check_agreement(workload: Workload) -> float:
 
 
 def time_steps(steps: dict[str, Callable[[], float]], rounds: int,
-               budget: float) -> dict[str, float]:
+               budget: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Median seconds per step of each implementation, and the median over rounds of its
+    ratio to hand numpy's time in the same round (so a machine that slows down for a
+    while moves both sides of a ratio alike)."""
     for step in steps.values():  # warm-up
         for _ in range(5):
             step()
@@ -124,7 +128,10 @@ def time_steps(steps: dict[str, Callable[[], float]], rounds: int,
     finally:
         if gc_was:
             gc.enable()
-    return {name: statistics.median(values) for name, values in samples.items()}
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    ratios = {name: statistics.median(a / b for a, b in zip(values, samples["numpy"]))
+              for name, values in samples.items()}
+    return medians, ratios
 
 
 def peak_memory(step: Callable[[], Any]) -> int:
@@ -202,7 +209,7 @@ def main() -> int:
         workload = WORKLOADS[name]()
         agreement = check_agreement(workload)
         steps, nets = build(workload, with_torch)
-        times = time_steps(steps, args.rounds, args.seconds)
+        times, ratios = time_steps(steps, args.rounds, args.seconds)
         memory = {"interpreter": peak_memory(steps["train"]),
                   "library": peak_memory(steps["library"]),
                   "numpy": peak_memory(steps["numpy"])}
@@ -211,7 +218,7 @@ def main() -> int:
         row = {
             "description": workload.description,
             "step_seconds": times,
-            "ratio_to_numpy": {k: v / times["numpy"] for k, v in times.items()},
+            "ratio_to_numpy": ratios,
             "peak_bytes": memory,
             "memory_ratio": memory["interpreter"] / max(memory["numpy"], 1),
             "inference_to_training_memory": memory["inference"] / max(memory["interpreter"], 1),
@@ -223,7 +230,7 @@ def main() -> int:
         print(f"{name:<6} {times['numpy'] * 1e6:>10.1f} {times['train'] * 1e6:>10.1f} "
               f"{ratio['train']:>6.2f}x {times['library'] * 1e6:>10.1f} "
               f"{ratio['library']:>6.2f}x "
-              + (f"{torch_time * 1e6:>10.1f} {torch_time / times['numpy']:>6.2f}x "
+              + (f"{torch_time * 1e6:>10.1f} {ratio['torch']:>6.2f}x "
                  if torch_time else f"{'-':>10} {'-':>7} ")
               + f"{row['memory_ratio']:>8.2f}x {row['inference_to_training_memory']:>14.2f}x",
               flush=True)

@@ -1,9 +1,9 @@
 """Checking the arrays a user feeds against the declared graph inputs.
 
 Runs at the API boundary (forward, predict, evaluate) and on training data before training
-starts, never inside the generated code. An array that already has the declared dtype and layout
-is checked without a copy; anything else is converted, or refused with a message naming
-the input.
+starts, never inside the generated code. An array that already has the declared dtype is checked
+without a copy, whatever its layout; anything else is converted, or refused with a message
+naming the input.
 """
 from __future__ import annotations
 
@@ -99,13 +99,15 @@ class FeedChecker:
         for k, (name, v) in enumerate(zip(names, variables)):
             bound[f"FEED_K{k}"], bound[f"FEED_D{k}"] = name, self.dtypes[name]
             fixed, symbols = self.layout[name]
+            # Each input's shape is read once (every read of .shape builds a tuple). Any
+            # layout passes: the ops are numpy code, correct on every strided array.
             tests.append(f"type({v}) is ndarray and {v}.dtype is FEED_D{k} and "
-                         f"{v}.flags.c_contiguous and {v}.ndim == {len(self.axes[name])}")
-            tests += [f"{v}.shape[{axis}] == {size}" for axis, size in fixed]
+                         f"len(shape_{k} := {v}.shape) == {len(self.axes[name])}")
+            tests += [f"shape_{k}[{axis}] == {size}" for axis, size in fixed]
             for axis, symbol in symbols:
                 if symbol in seen:
-                    tests.append(f"{v}.shape[{axis}] == {seen[symbol]}")
-                seen.setdefault(symbol, f"{v}.shape[{axis}]")
+                    tests.append(f"shape_{k}[{axis}] == {seen[symbol]}")
+                seen.setdefault(symbol, f"shape_{k}[{axis}]")
             uppers = [upper for *_, upper in self.bounds.get(name, ())]
             if uppers:
                 # Bounds that depend on symbols are left to the careful path.
@@ -120,8 +122,7 @@ class FeedChecker:
 
     def _convert(self, name: str, value: Any, bindings: dict[str, tuple[int, str]],
                  rows: bool = False) -> np.ndarray:
-        if (type(value) is np.ndarray and value.dtype is self.dtypes[name]
-                and value.flags.c_contiguous):
+        if type(value) is np.ndarray and value.dtype is self.dtypes[name]:
             array = value  # the common case: nothing to convert
         else:
             array = self._to_array(name, value, self.dtypes[name])
@@ -170,7 +171,7 @@ class FeedChecker:
                     worst = finite.max() if finite.max() > limits.max else finite.min()
                     raise FeedError(f"input '{name}' holds {worst:.4g}, beyond the range of "
                                     f"{dtype} (±{float(limits.max):.4g})", name)
-        return np.ascontiguousarray(array, dtype=dtype)
+        return np.asarray(array, dtype=dtype)
 
     @staticmethod
     def _check_range(name: str, array: np.ndarray, bounds: list[tuple[str, str, str, Any]],
