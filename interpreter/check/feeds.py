@@ -114,7 +114,9 @@ class FeedChecker:
                 tests.append(f"({v}.size == 0 or ({v}.min() >= 0 and {v}.max() < "
                              f"{min(uppers)}))" if all(isinstance(u, int) for u in uppers)
                              else "False")
-        lines = ["if type(feeds) is dict and FEED_KNOWN >= feeds.keys():", f"    {loads}",
+        # With exactly as many feeds as names, and every name found, none is unknown.
+        lines = [f"if type(feeds) is dict and (len(feeds) == {len(names)} or "
+                 "FEED_KNOWN >= feeds.keys()):", f"    {loads}",
                  "else:", f"    {targets} = FEED_SLOW(feeds, FEED_NAMES)",
                  "if not (" + "\n        and ".join(tests) + "):",
                  f"    {targets} = FEED_SLOW(feeds, FEED_NAMES)"]

@@ -14,23 +14,25 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from .registry import Attrs, register_op
+from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal, uniform
-from ._builders import default_unary_samples, unary_op
+from ._builders import default_unary_samples, same_shape, unary_op
 from .special import normal_cdf
 
 
-def _relu(a, x):
-    return np.maximum(x, 0)
+def relu_forward(ctx, xs, ps):
+    return np.maximum(xs[0], 0), xs[0]
 
 
-def _relu_derivative(a, x, out):
+def relu_vjp(ctx, g, x, needs):
     # The founding note's convention: relu'(0) = 1 (PyTorch uses 0).
-    return x >= 0
+    return (g * (x >= 0),), ()
 
 
-RELU = register_op(unary_op(
-    "relu", _relu, _relu_derivative, avoid=(0.0,),
+# Rules of its own, not unary_op's: the hot path of every MLP, one call a rule.
+RELU = register_op(Op(
+    name="relu", inputs=(Arg("x"),), shape=same_shape, forward=relu_forward, vjp=relu_vjp,
+    samples=default_unary_samples(avoid=(0.0,)),
     doc="""Rectified linear unit.
 
     out = max(x, 0)

@@ -41,7 +41,7 @@ def half_squared_error_forward(ctx, xs, ps):
     total = 0.5 * np.vdot(diff, diff)
     if ctx.attrs.reduction == "mean":
         total /= _rows(pred.shape)
-    return pred.dtype.type(total), diff
+    return total, diff
 
 
 def half_squared_error_vjp(ctx, g, diff, needs):
@@ -75,7 +75,7 @@ def mse_forward(ctx, xs, ps):
     total = np.vdot(diff, diff)
     if ctx.attrs.reduction == "mean":
         total /= max(diff.size, 1)
-    return pred.dtype.type(total), diff
+    return total, diff
 
 
 def mse_vjp(ctx, g, diff, needs):
@@ -107,7 +107,7 @@ def l1_forward(ctx, xs, ps):
     total = np.abs(diff).sum()
     if ctx.attrs.reduction == "mean":
         total /= max(diff.size, 1)
-    return pred.dtype.type(total), diff
+    return total, diff
 
 
 def l1_vjp(ctx, g, diff, needs):
@@ -147,7 +147,7 @@ def bce_with_logits_forward(ctx, xs, ps):
     total = losses.sum()
     if ctx.attrs.reduction == "mean":
         total /= max(losses.size, 1)
-    return logits.dtype.type(total), (logits, target)
+    return total, (logits, target)
 
 
 def bce_with_logits_vjp(ctx, g, saved, needs):

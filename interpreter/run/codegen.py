@@ -252,8 +252,9 @@ def compile_backward(plan: Plan, flow: Flow, saved: Sequence[int], check: Any = 
     order of `flow.params` and `flow.inputs`. `saved` lists the steps whose saved values
     come as arguments (what the forward function kept: a superset of what `flow` reads).
 
-    With `named`, `backward(loss gradient, saved) -> {name: gradient}`: every parameter in
-    order (zeros for those the loss does not reach), then the input gradients.
+    With `named`, `backward(loss gradient, saved list) -> {name: gradient}`: every parameter
+    in order (zeros for those the loss does not reach), then the input gradients; it empties
+    the list, so that each saved value is freed once its step is done.
     """
     emit = Emitter("backward")
     _bind_steps(emit, plan, [step for step, _ in flow.steps])
@@ -263,6 +264,8 @@ def compile_backward(plan: Plan, flow: Flow, saved: Sequence[int], check: Any = 
         emit.line(f"def backward({emit.write(f'g{loss}')}, saved):", 0)
         if variables:
             emit.line(f"{_tuple(variables)} = saved")
+            # The list was the last holder: from here each `del` frees a saved value.
+            emit.line("saved.clear()")
     else:
         emit.line(f"def backward({', '.join([emit.write(f'g{loss}')] + variables)}):", 0)
     if check is not None:

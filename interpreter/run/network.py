@@ -21,6 +21,10 @@ from .parameters import Parameters
 from .plan import Plan
 
 
+# In place of what forward kept, once a backward has used it up.
+_USED = ("used",)
+
+
 class Network:
     """A loaded, validated and compiled spec. Make one with `interpreter.load`."""
 
@@ -210,14 +214,24 @@ class Network:
         self._forward_now = self._function(("forward",), mode)
         return self._forward_now(feeds)
 
-    def backward(self, *, inputs: bool = False) -> dict[str, np.ndarray]:
+    def backward(self, *, inputs: bool = False, retain: bool = False
+                 ) -> dict[str, np.ndarray]:
         """Gradients of the loss from the last `forward`: one per parameter by name (zeros
         for a parameter the loss does not reach), and with `inputs=True` one per float graph
-        input that receives a gradient."""
+        input that receives a gradient.
+
+        As in PyTorch, backward uses up what forward kept, freeing each saved activation as
+        soon as its node's gradient is done (what keeps a step's memory, and its cache
+        footprint, near hand-written code's); `retain=True` keeps it for another backward.
+        """
         saved, mode = self._kept
-        if saved is None or self.loss is None:
+        if saved is None or saved is _USED or self.loss is None:
             if self.loss is None:
                 raise FeedError("this spec has no loss, so there is nothing to differentiate")
+            if saved is _USED:
+                raise FeedError("backward() already used what the last forward() kept: call "
+                                "forward() again, or pass retain=True to the backward() "
+                                "before, to call it twice")
             raise FeedError("backward() needs a forward() first (predict() and evaluate() "
                             "keep nothing to differentiate)")
         # A checked forward is followed by a checked backward: the monitor's recorded
@@ -226,7 +240,13 @@ class Network:
         if function is None:
             function = self._backward_now[(inputs, mode)] = self._function(
                 ("backward", inputs, "named"), mode)
-        result = function(self._seed_gradient, saved)
+        if not retain:
+            self._kept[0] = _USED
+        # The generated function empties the list it is given once it holds the values;
+        # with no other reference left, each saved value is freed as soon as it is used.
+        values = list(saved)
+        del saved
+        result = function(self._seed_gradient, values)
         if mode == "contract" and not self._contracts_checked:
             self._contracts_checked = True
             self._choose_forward()

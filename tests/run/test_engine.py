@@ -319,3 +319,19 @@ def test_stop_gradient_detaches_the_target():
     np.testing.assert_allclose(grads["X"], 2 * (o - t) / o.size @ net.params["o.W"].T,
                                rtol=1e-12)
     assert "# t (linear)" not in net.plan_source("backward")
+
+
+def test_backward_uses_up_what_forward_kept_unless_retained():
+    """PyTorch's semantics: a second backward needs retain=True on the first."""
+    net = classifier()
+    feeds = {"X": np.random.default_rng(0).normal(size=(3, 3)), "labels": np.array([0, 1, 3])}
+    net.forward(feeds)
+    first = net.backward(retain=True)
+    again = net.backward(inputs=True)
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name])
+    with pytest.raises(FeedError, match=r"backward\(\) already used what the last forward\(\) "
+                                        r"kept: call forward\(\) again, or pass retain=True"):
+        net.backward()
+    net.forward(feeds)
+    np.testing.assert_array_equal(net.backward()["logits.W"], first["logits.W"])
