@@ -199,3 +199,40 @@ def test_ops_command_lists_every_op(capsys):
 
     code, out, _ = run(["ops"], capsys)
     assert code == 0 and len(out.splitlines()) == len(all_ops())
+
+
+HOSTILE_FILES = {
+    "corrupt.npz": b"PK\x03\x04" + b"\x00" * 60,
+    "text.npz": b"X,y\n1,2\n",
+    "pickle.npz": b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94.",
+    "empty.npz": b"",
+}
+
+
+@pytest.mark.parametrize("name", [*HOSTILE_FILES, "missing.npz", "a_directory", "array.npy"])
+@pytest.mark.parametrize("flag", ["--data", "--weights"])
+def test_hostile_npz_files_are_invalid_input_either_way(tmp_path, capsys, name, flag):
+    """One reader for every .npz: the same file gives the same clear error (exit 1),
+    whether it is given as data or as weights."""
+    import numpy as np
+
+    path = tmp_path / name
+    if name in HOSTILE_FILES:
+        path.write_bytes(HOSTILE_FILES[name])
+    elif name == "a_directory":
+        path.mkdir()
+    elif name == "array.npy":
+        np.save(path, np.ones(3))
+    good = tmp_path / "w.npz"
+    assert main(["run", XOR, "--epochs", "1", "--quiet", "--save", str(good)]) == 0
+    capsys.readouterr()
+    other = "--weights" if flag == "--data" else "--data"
+    argv = ["predict", XOR, flag, str(path)] + ([other, str(good)] if other == "--weights"
+                                                else [])
+    code, _, err = run(argv, capsys)
+    assert code == 1, err
+    assert str(path) in err and "Traceback" not in err
+    assert {"corrupt.npz": "not a readable zip archive", "text.npz": "not an .npz archive",
+            "pickle.npz": "a Python pickle, which is never loaded",
+            "empty.npz": "the file is empty", "missing.npz": "no such file",
+            "a_directory": "is a directory", "array.npy": "an .npy file"}[name] in err
