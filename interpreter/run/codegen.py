@@ -240,7 +240,8 @@ def compile_forward(plan: Plan, steps: Sequence[Step], results: Sequence[int],
     emit.depth = 1
     emit.line("except ShapeError as exc:")
     emit.line("raise FAIL(feeds, exc) from None", 2)
-    emit.line(f"KEPT[0] = {saved}")
+    # A list: the backward that uses it up takes it as it is, and empties it.
+    emit.line(f"KEPT[0] = [{saved[1:-1].rstrip(',')}]")
     emit.line("KEPT[1] = MODE")
     emit.line(f"return {_results(emit, plan, results)}")
     return emit.compile("forward")

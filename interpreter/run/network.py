@@ -240,13 +240,13 @@ class Network:
         if function is None:
             function = self._backward_now[(inputs, mode)] = self._function(
                 ("backward", inputs, "named"), mode)
-        if not retain:
+        if retain:
+            saved = list(saved)  # the generated function empties the list it is given
+        else:
             self._kept[0] = _USED
-        # The generated function empties the list it is given once it holds the values;
-        # with no other reference left, each saved value is freed as soon as it is used.
-        values = list(saved)
-        del saved
-        result = function(self._seed_gradient, values)
+        # The generated function empties the list once it holds the values: with no other
+        # reference left, each saved value is freed as soon as its step is done.
+        result = function(self._seed_gradient, saved)
         if mode == "contract" and not self._contracts_checked:
             self._contracts_checked = True
             self._choose_forward()
