@@ -7,12 +7,10 @@ This module sits above every layer (read → check → ops → run → train) an
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 
 from . import ops as _ops  # noqa: F401  (registers the built-in ops)
 from .check.analysis import Analysis, analyse
@@ -22,7 +20,7 @@ from .check.inference import DEFAULT_MAX_BYTES
 from .core.errors import FeedError, Problem, SpecError
 from .read.python import from_python
 from .read.reader import read_file, read_text
-from .read.source import SourceMap
+from .read.source import SourceMap, no_cyclic_gc
 from .run.network import Network as Engine
 from .run.plan import build_plan
 from .train import weights
@@ -62,13 +60,13 @@ def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
     parameters may take.
     """
     if isinstance(source, (str, os.PathLike)):
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             document, source_map = read_file(source)
     elif isinstance(source, Spec):
         document = from_python(source.model_dump(by_alias=True, exclude_unset=True))
         source_map = SourceMap(None)
     elif isinstance(source, Mapping):
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             document, source_map = from_python(dict(source)), SourceMap(None)
     else:
         raise TypeError(f"load() takes a path, a dict or a Spec, not {type(source).__name__}")
@@ -80,7 +78,7 @@ def loads(text: str, kind: str = "yaml", *, name: str | None = None, seed: int |
           check: bool = False, data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES
           ) -> Network:
     """Load a spec from text (`kind` "yaml" or "json"); `name` is used in messages."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         document, source_map = read_text(text, kind, name)
     return build(document, source_map, seed=seed, check=check, data=data, max_bytes=max_bytes)
 
@@ -88,7 +86,7 @@ def loads(text: str, kind: str = "yaml", *, name: str | None = None, seed: int |
 def build(document: Any, source: SourceMap, *, seed: int | None = None, check: bool = False,
           data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Network:
     """Check plain spec data (as the readers give it) and compile it."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         analysis = analyse(document, source, max_bytes, with_data=data)
         network = compile_network(analysis, seed=seed, check=check)
     if analysis.data is not None:
@@ -130,16 +128,3 @@ def compile_network(analysis: Analysis, *, seed: int | None = None, check: bool 
     network = Network(analysis, build_plan(analysis, seed), check=check)
     network.seed = seed
     return network
-
-
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Loading allocates many small objects that all stay alive; the cyclic collector would
-    rescan them again and again (superlinear in the node count) and find nothing."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()

@@ -172,6 +172,27 @@ def saved_order(flow: Flow) -> list[int]:
     return sorted(step.index for step, _ in flow.steps)
 
 
+def _begin(emit: Emitter, plan: Plan, name: str, inputs: Sequence[str], feeds: Any,
+           check: Any, before: Sequence[str] = ()) -> list[str]:
+    """The function's first lines: its signature (the input arrays, or `feeds` checked by
+    the prologue), then `before`, and in check mode the monitor's start. Returns the
+    variables that hold the inputs."""
+    if feeds is not None:
+        emit.line(f"def {name}(feeds):", 0)
+        for line in before:
+            emit.line(line)
+        if before:
+            emit.depth = 2
+        params = _prologue(emit, plan, inputs, feeds)
+    else:
+        params = [emit.write(f"v{plan.slot(input)}") for input in inputs]
+        emit.line(f"def {name}({', '.join(params)}):", 0)
+    if check is not None:
+        emit.bind("MON", check)
+        emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
+    return params
+
+
 def _prologue(emit: Emitter, plan: Plan, inputs: Sequence[str], entry: Any) -> list[str]:
     """The start of a function called with `feeds`: the feed checks (`entry.inline`), then
     the parameters brought back in sync if a user reassigned one. Returns the variables
@@ -221,17 +242,7 @@ def compile_forward(plan: Plan, steps: Sequence[Step], results: Sequence[int],
         emit.bind("MODE", mode)
         emit.bind("FAIL", fail)
         emit.bind("ShapeError", ShapeError)
-        emit.line("def forward(feeds):", 0)
-        emit.line("KEPT[0] = None")
-        emit.line("try:")
-        emit.depth = 2
-        params = _prologue(emit, plan, inputs, feeds)
-    else:
-        params = [emit.write(f"v{plan.slot(name)}") for name in inputs]
-        emit.line(f"def forward({', '.join(params)}):", 0)
-    if check is not None:
-        emit.bind("MON", check)
-        emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
+    _begin(emit, plan, "forward", inputs, feeds, check, before=["KEPT[0] = None", "try:"])
     _forward(emit, steps, kept, set(results), free=True, check=check is not None)
     saved = _tuple([emit.read(f"s{i}") for i in sorted(kept)])
     if feeds is None:
@@ -305,11 +316,7 @@ def compile_train_step(plan: Plan, flow: Flow, seed: Any, update: Callable[[int,
     _bind_steps(emit, plan, steps)
     emit.bind("SEED", seed)
     emit.bind("UPDATE", update)
-    params = [emit.write(f"v{plan.slot(name)}") for name in plan.inputs_of(steps)]
-    emit.line(f"def step({', '.join(params)}):", 0)
-    if check is not None:
-        emit.bind("MON", check)
-        emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
+    _begin(emit, plan, "step", plan.inputs_of(steps), None, check)
     loss = plan.loss_slot
     keep = set(saved_order(flow))
     _forward(emit, steps, keep, {loss}, free=True, check=check is not None)
@@ -338,16 +345,7 @@ def compile_inference(plan: Plan, results: Sequence[int], check: Any = None,
     emit = Emitter("inference")
     steps = plan.steps_for(results)
     _bind_steps(emit, plan, steps)
-    inputs = plan.inputs_of(steps)
-    if feeds is not None:
-        emit.line("def run(feeds):", 0)
-        params = _prologue(emit, plan, inputs, feeds)
-    else:
-        params = [emit.write(f"v{plan.slot(name)}") for name in inputs]
-        emit.line(f"def run({', '.join(params)}):", 0)
-    if check is not None:
-        emit.bind("MON", check)
-        emit.line(f"MON.begin({_slots(params)}, {_tuple(params)})")
+    _begin(emit, plan, "run", plan.inputs_of(steps), feeds, check)
     _forward(emit, steps, set(), set(results), free=True, check=check is not None)
     out = (_results(emit, plan, results) if feeds is not None
            else _tuple([emit.read(f"v{s}") for s in results]))
