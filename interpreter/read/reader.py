@@ -40,6 +40,8 @@ def read_file(path: str | Path) -> tuple[Any, SourceMap]:
     path = Path(path)
     name = str(path)
     kind = SUFFIXES.get(path.suffix.lower())
+    if path.is_dir():
+        raise SpecError([Problem("is a directory, not a spec file", name)])
     if kind is None:
         raise SpecError([Problem(f"unknown spec file type '{path.suffix}': expected one of "
                                  + ", ".join(SUFFIXES), name)])
