@@ -53,7 +53,9 @@ def analyse(data: Any, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES, *,
     training = None
     if spec.train is not None and with_data:
         training, found = _check_training(spec, source, graph, types, max_bytes,
-                                          clean=not problems)
+                                          clean=not problems,
+                                          batching="train.batch_size" not in
+                                          document.broken_sections)
         problems += found
     if problems:
         raise SpecError(problems, graph.warnings)
@@ -70,7 +72,8 @@ def _training_inputs(spec: Spec, graph: Graph) -> list[str] | None:
 
 
 def _check_training(spec: Spec, source: SourceMap, graph: Graph, types: Types,
-                    max_bytes: int, clean: bool) -> tuple[Any, list[Problem]]:
+                    max_bytes: int, clean: bool, batching: bool = True
+                    ) -> tuple[Any, list[Problem]]:
     assert spec.train is not None
     arrays, problems = read_data(spec, source, types)
     names = _training_inputs(spec, graph)
@@ -83,7 +86,8 @@ def _check_training(spec: Spec, source: SourceMap, graph: Graph, types: Types,
         return None, problems
     rows = next(iter(checked.values())).shape[0]
     declared = {name: types.values[name].shape for name in names}
-    problems += check_batching(spec, source, declared, rows, spec.train.batch_size, True)
+    if batching:  # (a batch_size that failed its own check says nothing about batches)
+        problems += check_batching(spec, source, declared, rows, spec.train.batch_size, True)
     if clean and not problems:
         # The shape rules again, at the sizes training will run: a kernel larger than the
         # images, a reshape that does not divide, ... are spec errors, not a failed step.

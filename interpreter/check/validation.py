@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from .document import NodeSpec, Spec, TensorDecl, identifier
+from .document import NodeSpec, Spec, TensorDecl, TrainSpec, identifier
 from ..core.errors import Problem, SpecError
 from ..ops.initializers import INITIALIZERS, Options
 from ..core.literals import numeric_array
@@ -23,7 +23,6 @@ from ..core.names import suggest
 from ..read.source import SourceMap
 from .errors_map import map_errors, shown
 
-_STRICT = ConfigDict(strict=True, allow_inf_nan=False)
 # A tie names a parameter: `node.param`, or a parameter node's id.
 _PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
@@ -83,7 +82,7 @@ def _adapter(name: str) -> TypeAdapter:
         info = Spec.model_fields[name]
         annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else (
             info.annotation)
-        adapter = _ADAPTERS[name] = TypeAdapter(annotation, config=_STRICT)
+        adapter = _ADAPTERS[name] = TypeAdapter(annotation)
     return adapter
 
 
@@ -112,10 +111,12 @@ def validate_document(data: Any, source: SourceMap) -> Document:
             values[name] = _DEFAULTS.get(name, [])
             continue
         try:
-            values[name] = _adapter(name).validate_python(data[key])
+            values[name] = _adapter(name).validate_python(data[key], strict=True)
         except ValidationError:
             values[name] = _DEFAULTS.get(name, [])
             sections.add(key)
+            if name == "train":
+                values[name] = _salvage_train(data[key], sections)
     inputs: dict[str, TensorDecl] = {}
     raw_inputs = data.get("inputs")
     if isinstance(raw_inputs, dict):
@@ -139,6 +140,32 @@ def validate_document(data: Any, source: SourceMap) -> Document:
         sections.add("nodes")
     spec = Spec.model_construct(**values, inputs=inputs, nodes=[n for _, n in nodes])
     return Document(spec, nodes, broken, sections, problems)
+
+
+def _salvage_train(raw: Any, sections: set[str]) -> TrainSpec | None:
+    """The valid fields of a `train:` section that failed as a whole, so that a bad `lr`
+    does not hide a missing data file. The failed fields are added to `sections` as
+    `train.<field>`; None if the data itself is not valid."""
+    if not isinstance(raw, dict):
+        return None
+    kept = {}
+    for name, info in TrainSpec.model_fields.items():
+        if name not in raw:
+            continue
+        field = TrainSpec.model_fields[name]
+        annotation = (Annotated[(field.annotation, *field.metadata)] if field.metadata
+                      else field.annotation)
+        try:
+            TypeAdapter(annotation).validate_python(raw[name], strict=True)
+            kept[name] = raw[name]
+        except ValidationError:
+            sections.add(f"train.{name}")
+    if "data" not in kept:
+        return None
+    try:
+        return TrainSpec.model_validate(kept)
+    except ValidationError:
+        return None
 
 
 def validate_nodes(document: Document, data: dict, source: SourceMap
