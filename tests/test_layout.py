@@ -3,6 +3,7 @@ and no module imports another's private names.
 
     core (errors, dims, field types, literals, names)
       read/ (files, positions, limits)     ops/ (registry and ops)
+        datasets/ (bundled and synthetic data)
         check/ (document, validation, graph, inference, data)
           run/ (plan, codegen, network)
             train/ (loop, optimizers, data, weights)
@@ -17,8 +18,8 @@ import networkx as nx
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "interpreter"
-LAYERS = {"core": 0, "read": 1, "ops": 1, "check": 2, "run": 3, "train": 4}
-TOP = 5
+LAYERS = {"core": 0, "read": 1, "ops": 1, "datasets": 2, "check": 3, "run": 4, "train": 5}
+TOP = 6
 
 
 def module_name(path: Path) -> str:
