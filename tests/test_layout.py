@@ -6,7 +6,7 @@ and no module imports another's private names.
         datasets/ (bundled and synthetic data)
         check/ (document, validation, graph, inference, data)
           run/ (plan, codegen, network)
-            train/ (loop, optimizers, data, weights)
+            train/ (loop, optimizers, schedules, clipping, data, weights)
               api, cli, gradcheck (the top: join every layer)
 """
 from __future__ import annotations

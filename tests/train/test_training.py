@@ -1,13 +1,11 @@
-"""Training: optimizers against their update rules, batching, determinism, overrides."""
+"""Training: steps on the backward gradients, batching, determinism, overrides."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import interpreter
-from interpreter.check.document import AdamSpec, SGDSpec
 from interpreter.core.errors import DataError, FeedError, SpecError, TrainingError
-from interpreter.train.optimizers import SGD, Adam
 
 
 def regression(**train):
@@ -21,57 +19,6 @@ def regression(**train):
                                       "y": [[1], [2], [3], [5], [3]]}}, **train},
     }
     return interpreter.load(document)
-
-
-def sgd_reference(p, grads, lr, momentum=0.0, dampening=0.0, nesterov=False, wd=0.0):
-    """torch.optim.SGD's documented update, written out."""
-    v = None
-    for g in grads:
-        g = g + wd * p
-        if momentum:
-            v = g.copy() if v is None else momentum * v + (1 - dampening) * g
-            g = g + momentum * v if nesterov else v
-        p = p - lr * g
-    return p
-
-
-@pytest.mark.parametrize("options", [
-    {}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"momentum": 0.5, "dampening": 0.1},
-    {"weight_decay": 0.01}, {"momentum": 0.9, "weight_decay": 0.1},
-])
-def test_sgd_follows_its_update_rule(options):
-    rng = np.random.default_rng(0)
-    start = rng.normal(size=(3, 2))
-    grads = [rng.normal(size=(3, 2)) for _ in range(4)]
-    p = start.copy()
-    opt = SGD(SGDSpec(name="sgd", lr=0.1, **options), [p])
-    for g in grads:
-        opt.step([g])
-    expected = sgd_reference(start, grads, 0.1, options.get("momentum", 0.0),
-                             options.get("dampening", 0.0), options.get("nesterov", False),
-                             options.get("weight_decay", 0.0))
-    np.testing.assert_allclose(p, expected, rtol=1e-13)
-
-
-@pytest.mark.parametrize("name, wd", [("adam", 0.0), ("adam", 0.1), ("adamw", 0.1)])
-def test_adam_follows_its_update_rule(name, wd):
-    rng = np.random.default_rng(1)
-    start = rng.normal(size=(4,))
-    grads = [rng.normal(size=(4,)) for _ in range(5)]
-    p = start.copy()
-    opt = Adam(AdamSpec(name=name, lr=0.01, weight_decay=wd), [p])
-    for g in grads:
-        opt.step([g])
-    q, m, v = start.copy(), np.zeros(4), np.zeros(4)
-    for t, g in enumerate(grads, start=1):
-        if name == "adamw":
-            q = q * (1 - 0.01 * wd)
-        else:
-            g = g + wd * q
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * g * g
-        q = q - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
-    np.testing.assert_allclose(p, q, rtol=1e-12)
 
 
 def test_a_training_step_is_one_sgd_step_on_the_backward_gradients():
