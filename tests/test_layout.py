@@ -5,7 +5,7 @@ and no module imports another's private names.
       read/ (files, positions, limits)     ops/ (registry and ops)
         check/ (document, validation, graph, inference, data)
           run/ (plan, codegen, network)
-            train/ (loop, optimizers, data, weights)
+            train/ (loop, optimizers, data, weights, checkpoint)
               api, cli, gradcheck (the top: join every layer)
 """
 from __future__ import annotations
