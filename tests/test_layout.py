@@ -6,7 +6,8 @@ and no module imports another's private names.
         datasets/ (bundled and synthetic data)
         check/ (document, validation, graph, inference, data)
           run/ (plan, codegen, network)
-            train/ (loop, optimizers, schedules, clipping, data, weights)
+            train/ (loop, optimizers, schedules, clipping, metrics, evaluation, early
+                    stopping, progress, data, weights, checkpoint, resume)
               api, cli, gradcheck (the top: join every layer)
 """
 from __future__ import annotations
