@@ -8,6 +8,7 @@ This module sits above every layer (read → check → ops → run → train) an
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -48,16 +49,18 @@ class Network(Engine):
 
 
 def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
-         check: bool = False, data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES
-         ) -> Network:
+         check: bool = False, data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
+         confine: str | os.PathLike | None = None) -> Network:
     """Load, validate and compile a spec: a path to a .yaml/.yml/.json file, a dict in the
     spec format, or a `Spec`. Raises `SpecError` listing every problem found.
 
     `seed` overrides the spec's `train.seed` for parameter initialisation; `check` runs
     every call in check mode (each value and gradient checked as it is made, failures
-    naming the node); `data=False` leaves the training data a `train:` section names unread
-    and unchecked (`net.train()` reads it then); `max_bytes` bounds the memory the
-    parameters may take.
+    naming the node); `data=False` leaves the data sections unread and unchecked
+    (`net.train()` reads them then); `max_bytes` bounds the memory the parameters may take.
+    `confine` refuses data paths that leave that folder (absolute paths, `..`, symlinks):
+    for checking specs someone else wrote. By default a spec's paths are opened as written,
+    relative to the spec's folder.
     """
     if isinstance(source, (str, os.PathLike)):
         with no_cyclic_gc():
@@ -71,7 +74,7 @@ def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
     else:
         raise TypeError(f"load() takes a path, a dict or a Spec, not {type(source).__name__}")
     return build(document, source_map, seed=seed, check=check, data=data,
-                 max_bytes=max_bytes)
+                 max_bytes=max_bytes, confine=confine)
 
 
 def loads(text: str, kind: str = "yaml", *, name: str | None = None, seed: int | None = None,
@@ -84,11 +87,14 @@ def loads(text: str, kind: str = "yaml", *, name: str | None = None, seed: int |
 
 
 def build(document: Any, source: SourceMap, *, seed: int | None = None, check: bool = False,
-          data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Network:
+          data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
+          confine: str | os.PathLike | None = None) -> Network:
     """Check plain spec data (as the readers give it) and compile it."""
+    folder = Path(confine) if confine is not None else None
     with no_cyclic_gc():
-        analysis = analyse(document, source, max_bytes, with_data=data)
+        analysis = analyse(document, source, max_bytes, with_data=data, confine=folder)
         network = compile_network(analysis, seed=seed, check=check)
+    network.confine = folder
     if analysis.data is not None:
         problems = rehearse(network, analysis.data)
         if problems:
@@ -102,7 +108,8 @@ def rehearse(network: Network, data: dict[str, Any]) -> list[Problem]:
     row, a window larger than the images) is found before training starts."""
     spec = network.spec
     rows = len(next(iter(data.values())))
-    sizes = batch_sizes(rows, spec.train.batch_size if spec.train else None)
+    sizes = batch_sizes(rows, spec.train.batch_size if spec.train else None,
+                        spec.train.drop_last if spec.train else False) or [rows]
     for size, batch in zip(sizes, ({k: v[:sizes[0]] for k, v in data.items()},
                                    {k: v[rows - sizes[-1]:] for k, v in data.items()})):
         try:

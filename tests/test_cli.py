@@ -117,7 +117,7 @@ def test_an_overflowing_update_is_blamed_on_its_parameter(tmp_path, capsys):
     code, _, err = run(["run", str(spec)], capsys)
     assert code == 3
     assert err.startswith(f"{spec}:7:5: node 'a' (linear): parameter 'a.W' is not finite (")
-    assert "): the update before epoch 2, step 1 made it so (the epoch before ended at loss" in err
+    assert "): the last update of epoch 1 made it so; lower the learning rate" in err
     assert "RuntimeWarning" not in err
 
 
@@ -167,7 +167,7 @@ def test_save_then_predict_reproduces_the_trained_outputs(tmp_path, capsys):
                      capsys)
     assert code == 0
     trained = json.loads((tmp_path / "s.json").read_text())["outputs"]
-    assert json.loads(outputs.read_text()) == trained
+    assert json.loads(outputs.read_text())["outputs"] == trained
 
 
 def test_run_can_start_from_saved_weights(tmp_path, capsys):
@@ -232,7 +232,9 @@ def test_hostile_npz_files_are_invalid_input_either_way(tmp_path, capsys, name, 
     code, _, err = run(argv, capsys)
     assert code == 1, err
     assert str(path) in err and "Traceback" not in err
+    # As data, an .npy file is one array: it feeds predict's one input, X, if it fits.
+    npy = "input 'X' has shape (3,)" if flag == "--data" else "an .npy file"
     assert {"corrupt.npz": "not a readable zip archive", "text.npz": "not an .npz archive",
             "pickle.npz": "a Python pickle, which is never loaded",
             "empty.npz": "the file is empty", "missing.npz": "no such file",
-            "a_directory": "is a directory", "array.npy": "an .npy file"}[name] in err
+            "a_directory": "is a directory", "array.npy": npy}[name] in err

@@ -100,5 +100,6 @@ def test_no_import_cycles():
 
 
 def test_every_subpackage_is_a_layer():
+    """Every folder is a layer, except the command line, which sits at the top."""
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")}
-    assert folders == set(LAYERS)
+    assert folders == set(LAYERS) | {"cli"}

@@ -196,5 +196,5 @@ def _check_budget(spec: Spec, graph: Graph, types: Types, source: SourceMap,
 def _gib(count: int) -> str:
     """Bytes in GiB, for any size a spec can ask for (beyond float64 too)."""
     if count.bit_length() > 1000:
-        return f"more than 1e+300 GiB"
+        return "more than 1e+300 GiB"
     return f"{count / 2**30:.3g} GiB"

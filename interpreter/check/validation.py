@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from .document import NodeSpec, Spec, TensorDecl, TrainSpec, identifier
-from ..core.errors import Problem, SpecError
+from ..core.errors import Problem
 from ..ops.initializers import INITIALIZERS, Options
 from ..core.literals import numeric_array
 from ..ops.registry import Attrs, Op, get_op, all_ops
@@ -71,7 +71,7 @@ class Document:
 
 
 _DEFAULTS = {"version": 1, "name": "", "description": "", "dtype": "float32",
-             "schema_": None, "loss": None, "train": None}
+             "schema_": None, "loss": None, "train": None, "validation": None, "test": None}
 _ADAPTERS: dict[str, TypeAdapter] = {}
 
 
@@ -93,7 +93,8 @@ def validate_document(data: Any, source: SourceMap) -> Document:
         problem = source.problem((), "a spec is a mapping with keys version, name, inputs, "
                                      "nodes, outputs, ...")
         return Document(Spec.model_construct(**_DEFAULTS, inputs={}, nodes=[], outputs=[]),
-                        [], set(), {"inputs", "nodes", "outputs", "train"}, [problem])
+                        [], set(), {"inputs", "nodes", "outputs", "train", "validation", "test"},
+                        [problem])
     try:
         spec = Spec.model_validate(data)
         return Document(spec, list(enumerate(spec.nodes)))

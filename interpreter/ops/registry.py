@@ -17,7 +17,7 @@ parameters or `g`: those arrays are shared with other nodes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np

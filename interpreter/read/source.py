@@ -15,9 +15,9 @@ import contextlib
 import gc
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
-from ..core.errors import Problem, SpecError
+from ..core.errors import Problem
 from .positions import SequencePositions
 
 Path_ = tuple  # a data path: ("nodes", 2, "attrs", "out_features")

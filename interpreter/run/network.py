@@ -7,7 +7,6 @@ check mode (checks.py), which `check=True` selects for every call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from operator import is_
 from typing import Any, Callable
 
 import numpy as np
@@ -43,7 +42,11 @@ class Network:
         self.params: Parameters = plan.params
         self.state: dict[str, np.ndarray] = plan.state
         self.node_ops = {step.node: step.op.name for step in plan.steps}
+        self.graph = analysis.graph
         self.data = analysis.data  # the spec's training data, checked (or None)
+        # The validation and test sections' rows, checked (None where there is none).
+        self.held_out: dict[str, Any] = dict(analysis.held_out)
+        self.confine = None  # the folder data paths must stay in (load(confine=...))
         self.seed = 0
         self._node_index = {node.id: i for i, node in enumerate(spec.nodes)}
         self._feeds = FeedChecker(plan.input_names, analysis.graph, analysis.types)
@@ -260,6 +263,11 @@ class Network:
     def evaluate(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Outputs and loss in eval mode, keeping nothing for backward."""
         return self._infer("evaluate", self._result_names, feeds)
+
+    def values(self, feeds: Mapping[str, Any], names: list[str]) -> dict[str, np.ndarray]:
+        """The values of any nodes by id, in eval mode, keeping nothing for backward
+        (metrics read the loss's prediction this way, whether or not it is an output)."""
+        return self._infer("values", list(names), feeds)
 
     def _infer(self, kind: str, names: list[str], feeds: Mapping[str, Any]
                ) -> dict[str, np.ndarray]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import zlib
 from operator import is_
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 

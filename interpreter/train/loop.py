@@ -1,9 +1,14 @@
-"""The training loop: minibatches, the optimizer, and a clear stop on a non-finite loss.
+"""The training loop: minibatches, the optimizer and its schedule, metrics and held-out
+evaluation per epoch, early stopping, and a clear stop on non-finite numbers.
 
 Every step runs the network's generated training step. The first runs in check mode
 (every value and gradient checked as it is made, failures naming the node), so a broken
 op or a spec that overflows at once is caught before any update lands; `check=True` checks
 every step. A non-finite loss is diagnosed by a checked rerun of that batch.
+
+A `Trainer` is the whole state of a run (the epoch and the step within it, the optimizer,
+the generators, early stopping, the history), so that a checkpoint can stop it after any
+step and resume it to bit-for-bit the same result (see `train/resume.py`).
 """
 from __future__ import annotations
 
@@ -14,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from ..check.document import AdamSpec, SGDSpec, TrainSpec
+from ..check.document import TrainSpec
 from ..core.errors import SpecError, TrainingError
 from .data import check_batches, given_data, spec_data
+from .early_stopping import EarlyStopping
+from .evaluation import Evaluator
 from .optimizers import make_optimizer
 
 if TYPE_CHECKING:
@@ -25,98 +32,286 @@ if TYPE_CHECKING:
 
 @dataclass
 class History:
-    """What a training run did: the loss per epoch (mean over its steps) and at the end."""
+    """What a training run did. `metrics` maps 'loss', 'lr', each metric and their `val_`
+    twins to one value per epoch; `final` holds the numbers at the end (the loss and metrics
+    over the whole training and validation data, in eval mode)."""
 
-    losses: list[float] = field(default_factory=list)
-    final_loss: float | None = None
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)
     epochs: int = 0
     steps: int = 0
     seconds: float = 0.0
+    stopped_early: bool = False
+    best_epoch: int | None = None
+
+    @property
+    def losses(self) -> list[float]:
+        """The loss per epoch, over the epoch's rows (on the scale of `final_loss`)."""
+        return self.metrics.get("loss", [])
+
+    @property
+    def final_loss(self) -> float | None:
+        return self.final.get("loss")
+
+    def record(self, epoch: int, numbers: Mapping[str, float]) -> None:
+        for key, value in numbers.items():
+            self.metrics.setdefault(key, []).append(value)
+        self.epochs = epoch
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "final": self.final, "epochs": self.epochs,
+                "steps": self.steps, "seconds": self.seconds,
+                "stopped_early": self.stopped_early, "best_epoch": self.best_epoch}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> History:
+        return cls(**{key: values[key] for key in cls.__dataclass_fields__ if key in values})
+
+
+class Interrupted(Exception):
+    """Training stopped between two steps because it was asked to (Ctrl-C)."""
 
 
 def settings(net: Network, **overrides: Any) -> TrainSpec:
     """The spec's `train:` section with any non-None overrides (epochs, lr, seed, ...)."""
     base = net.spec.train
-    values = base.model_dump() if base is not None else {"data": {"inline": {}}}
+    values = base.model_dump(exclude_unset=True) if base is not None else {}
     lr = overrides.pop("lr", None)
     for key, value in overrides.items():
         if value is not None:
-            values[key] = value
+            values[key] = value.model_dump() if hasattr(value, "model_dump") else value
     if lr is not None:
-        values["optimizer"] = dict(values.get("optimizer") or {"name": "sgd"}, lr=lr)
-    return TrainSpec.model_validate(values)
+        optimizer = values.get("optimizer")
+        optimizer = optimizer.model_dump() if hasattr(optimizer, "model_dump") else optimizer
+        values["optimizer"] = dict(optimizer or {"name": "sgd"}, lr=lr)
+    return TrainSpec.model_validate(values, strict=False)
 
 
-def train(net: Network, data: Mapping[str, Any] | None = None, *, epochs: int | None = None,
-          lr: float | None = None, batch_size: int | None = None, shuffle: bool | None = None,
-          seed: int | None = None, optimizer: SGDSpec | AdamSpec | dict | None = None,
-          check: bool | None = None, on_epoch: Callable[[int, float], None] | None = None
-          ) -> History:
-    """Train `net` in place as its spec's `train:` section says, with overrides.
+class Trainer:
+    """One training run of `net` on `data` (input name -> rows), as `config` says."""
 
-    `data` maps input names to whole-dataset arrays (rows on axis 0); without it the spec's
-    own data is used. Starts from the current parameters. `check` (default: the network's
-    own setting) runs every step in check mode. Returns the `History`; raises
-    `TrainingError`, naming the node or parameter, if the numbers stop being finite.
-    """
-    if net.loss is None:
-        raise SpecError([net.source.problem((), "this spec has no loss, so it cannot be "
-                                            "trained")])
-    config = settings(net, epochs=epochs, lr=lr, batch_size=batch_size, shuffle=shuffle,
-                      seed=seed, optimizer=optimizer)
-    arrays = spec_data(net) if data is None else given_data(net, dict(data))
-    rows = next(iter(arrays.values())).shape[0]
-    size = min(config.batch_size or rows, rows)
-    check_batches(net, rows, config.batch_size, from_spec=batch_size is None)
-    opt = make_optimizer(config.optimizer, net.params.arrays)
-    fast = net.compile_step(opt.update)
-    checked = net.compile_step(opt.update, check=True)
-    every_step_checked = net.check if check is None else check
-    names = net.training_inputs()
-    rng = np.random.default_rng([config.seed, 1])
-    net.reseed(config.seed)
-    net.plan.set_training(True)
-    history = History()
-    started = time.perf_counter()
-    # Overflow is detected (the loss stops being finite) and reported with its place;
-    # numpy's warnings on the way there would only be noise.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for epoch in range(1, config.epochs + 1):
-            order = rng.permutation(rows) if config.shuffle else None
-            total, count = 0.0, 0
-            for start in range(0, rows, size):
-                index = (order[start:start + size] if order is not None
-                         else slice(start, start + size))
-                batch = [arrays[name][index] for name in names]
-                step = checked if every_step_checked or history.steps == 0 else fast
-                where = f"epoch {epoch}, step {count + 1}"
-                try:
-                    loss = step(*batch)
-                except TrainingError as exc:
-                    raise _stopped(exc, math.nan, where, history) from None
-                history.steps += 1
-                if not math.isfinite(loss):
-                    raise _diagnose(net, dict(zip(names, batch)), loss, where, config,
-                                    history)
-                total += loss
-                count += 1
-            history.losses.append(total / max(count, 1))
-            history.epochs = epoch
-            if on_epoch is not None:
-                on_epoch(epoch, history.losses[-1])
-    history.seconds = time.perf_counter() - started
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        history.final_loss = float(net.evaluate(arrays)[net.loss])
-    return history
+    def __init__(self, net: Network, config: TrainSpec, data: dict[str, np.ndarray],
+                 validation: dict[str, np.ndarray] | None = None, *,
+                 check: bool | None = None) -> None:
+        if net.loss is None:
+            raise SpecError([net.source.problem((), "this spec has no loss, so it cannot "
+                                                "be trained")])
+        self.net, self.config, self.data, self.validation = net, config, data, validation
+        self.names = net.training_inputs()
+        self.rows = len(next(iter(data.values())))
+        self.size = min(config.batch_size or self.rows, self.rows)
+        full, rest = divmod(self.rows, self.size)
+        self.batches = full + (1 if rest and not config.drop_last else 0)
+        self.used_rows = self.rows - (rest if config.drop_last else 0)
+        self.optimizer = make_optimizer(config.optimizer, net.params.arrays)
+        self.base_lr = config.optimizer.lr
+        self.clipper = None
+        update = self.optimizer.update
+        if config.clip_grad_norm is not None:
+            from .clipping import Clipped
+
+            self.clipper = Clipped(self.optimizer, config.clip_grad_norm)
+            update = self.clipper.update
+        self.schedule = None
+        if config.schedule is not None:
+            from .schedules import make_schedule
+
+            per_step = config.schedule.interval == "step"
+            total = config.epochs * self.batches if per_step else config.epochs
+            self.schedule = make_schedule(config.schedule, self.base_lr, total)
+        self.fast = net.compile_step(update)
+        self.checked = net.compile_step(update, check=True)
+        self.every_step_checked = net.check if check is None else check
+        self.evaluator = Evaluator(net, list(config.metrics))
+        self.stopper = (EarlyStopping(config.early_stopping, validation is not None)
+                        if config.early_stopping is not None else None)
+        self.history = History()
+        # Where the run is: epochs done, batches done within the next, steps done in all.
+        self.epoch = 0
+        self.position = 0
+        self.steps = 0
+        self.running: list[float] = []  # the current epoch's batch losses
+        self.running_rows: list[int] = []
+        self.rng = np.random.default_rng([config.seed, 1])
+        self.epoch_rng_state: dict | None = None  # the data generator before this epoch
+        self.stop_requested = False
+        self.finished = False
+        net.reseed(config.seed)
+
+    # ----- the loop ----------------------------------------------------------------------
+
+    def run(self, on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+            progress: Any = None) -> History:
+        """Train up to `config.epochs` epochs in all (those done before a resume count),
+        then evaluate. Raises `TrainingError` on non-finite numbers, `Interrupted` after the
+        step during which `request_stop()` was called."""
+        net, config = self.net, self.config
+        started = time.perf_counter() - self.history.seconds
+        if progress is not None:
+            progress.start(self)
+        # Overflow is detected (the loss stops being finite) and reported with its place;
+        # numpy's warnings on the way there would only be noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while self.epoch < config.epochs and not self.finished:
+                epoch = self.epoch + 1
+                order = self._order()
+                net.plan.set_training(True)
+                if progress is not None:
+                    progress.begin_epoch(epoch, self.position)
+                while self.position < self.batches:
+                    self._step(epoch, order, progress)
+                    if self.stop_requested:
+                        self.history.seconds = time.perf_counter() - started
+                        raise Interrupted(f"interrupted at epoch {epoch}, step "
+                                          f"{self.position} of {self.batches}")
+                numbers = self._end_epoch(epoch)
+                if progress is not None:
+                    progress.end_epoch(epoch, numbers)
+                if on_epoch is not None:
+                    on_epoch(epoch, numbers)
+            self.finished = True
+            self._finish()
+        self.history.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress.close()
+        return self.history
+
+    def request_stop(self) -> None:
+        """Stop after the step running now (what Ctrl-C does)."""
+        self.stop_requested = True
+
+    def lr_at(self, t: int) -> float:
+        return self.schedule.lr(t) if self.schedule is not None else self.base_lr
+
+    def _order(self) -> np.ndarray | None:
+        if not self.config.shuffle:
+            return None
+        if self.position == 0:
+            self.epoch_rng_state = self.rng.bit_generator.state
+        else:  # resumed within an epoch: draw the same order again
+            self.rng.bit_generator.state = self.epoch_rng_state
+        return self.rng.permutation(self.rows)
+
+    def _step(self, epoch: int, order: np.ndarray | None, progress: Any) -> None:
+        start = self.position * self.size
+        index = (order[start:start + self.size] if order is not None
+                 else slice(start, start + self.size))
+        batch = [self.data[name][index] for name in self.names]
+        if self.schedule is not None:
+            per_step = self.config.schedule.interval == "step"
+            self.optimizer.lr = self.lr_at(self.steps if per_step else epoch - 1)
+        step = self.checked if self.every_step_checked or self.steps == 0 else self.fast
+        where = f"epoch {epoch}, step {self.position + 1}"
+        try:
+            loss = step(*batch)
+        except TrainingError as exc:
+            raise _stopped(exc, math.nan, where, self.history) from None
+        if not math.isfinite(loss):
+            raise self._diagnose(dict(zip(self.names, batch)), loss, where)
+        if self.clipper is not None:
+            norm = self.clipper.finish()
+            if not math.isfinite(norm):
+                raise self._diagnose(dict(zip(self.names, batch)), norm, where,
+                                     what="the gradients' norm")
+        self.running.append(loss)
+        self.running_rows.append(len(batch[0]) if batch else 0)
+        self.position += 1
+        self.steps += 1
+        self.history.steps = self.steps
+        if progress is not None:
+            progress.step(loss)
+
+    def _end_epoch(self, epoch: int) -> dict[str, float]:
+        numbers = {"loss": self.evaluator.combine(self.running, self.running_rows)}
+        if self.evaluator.metrics:
+            trained = self.evaluator(self.data)
+            numbers.update((k, v) for k, v in trained.items() if k != "loss")
+        if self.validation is not None:
+            numbers.update((f"val_{k}", v) for k, v in self.evaluator(self.validation).items())
+        numbers["lr"] = self.optimizer.lr
+        self._check_finite(epoch, numbers)
+        self.history.record(epoch, numbers)
+        self.epoch, self.position = epoch, 0
+        self.running, self.running_rows = [], []
+        if self.stopper is not None:
+            if self.stopper.update(epoch, numbers, self.weights()):
+                self.history.stopped_early = True
+                self.finished = True
+            self.history.best_epoch = self.stopper.best_epoch
+        return numbers
+
+    def _check_finite(self, epoch: int, numbers: dict[str, float]) -> None:
+        """Nothing non-finite reaches the history, or a checkpoint written after it."""
+        bad = next((k for k, v in numbers.items() if not math.isfinite(v)), None)
+        broken = next((name for name, array in self.net.params.items()
+                       if not np.all(np.isfinite(array))), None)
+        if bad is None and broken is None:
+            return
+        advice = (f"; lower the learning rate (now {self.optimizer.lr:g}), clip the "
+                  "gradients (clip_grad_norm), or check the data and the ops' domains")
+        problem = None
+        if broken is not None:
+            # The checked pass names the node that uses the parameter, and its place.
+            batch = {name: self.data[name][:self.size] for name in self.names}
+            try:
+                self.net.check_run(batch)
+                detail = f"parameter '{broken}' is not finite"
+            except TrainingError as exc:
+                detail = exc.problem.message if exc.problem is not None else str(exc)
+                problem = exc.problem
+            message = f"{detail}: the last update of epoch {epoch} made it so{advice}"
+        else:
+            message = f"{bad} is {numbers[bad]} at the end of epoch {epoch}{advice}"
+        error = TrainingError(message, replace(problem, message=message) if problem else None,
+                              "parameter" if broken else "loss")
+        error.history = list(self.history.losses)
+        raise error
+
+    def _finish(self) -> None:
+        stopper = self.stopper
+        if (stopper is not None and stopper.best_weights is not None
+                and stopper.best_epoch != self.epoch):
+            self.set_weights(stopper.best_weights)
+        final = self.evaluator(self.data)
+        if self.validation is not None:
+            final.update((f"val_{k}", v) for k, v in self.evaluator(self.validation).items())
+        self.history.final = final
+
+    # ----- weights -----------------------------------------------------------------------
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The network's parameters and state by name (the arrays themselves)."""
+        self.net.params.sync()
+        return {**self.net.params, **self.net.state}
+
+    def set_weights(self, values: Mapping[str, np.ndarray]) -> None:
+        targets = self.weights()
+        for name, value in values.items():
+            targets[name][...] = value
+
+    # ----- failures ----------------------------------------------------------------------
+
+    def _diagnose(self, batch: dict[str, np.ndarray], loss: float, where: str,
+                  what: str = "the loss") -> TrainingError:
+        """A checked rerun of the batch finds where the non-finite values start: a parameter
+        ruined by the last update, or the first node whose output or gradient stops being
+        finite."""
+        advice = (f"; lower the learning rate (now {self.optimizer.lr:g}), or check the data "
+                  "and the ops' domains")
+        try:
+            self.net.check_run(batch, backward=True)
+        except TrainingError as exc:
+            return _stopped(exc, loss, where, self.history, advice)
+        return _stopped(None, loss, where, self.history, advice, what)
 
 
 def _stopped(error: TrainingError | None, loss: float, where: str, history: History,
-             advice: str = "") -> TrainingError:
+             advice: str = "", what: str = "the loss") -> TrainingError:
     """The error to stop with, saying when in training it happened."""
     previous = (f" (the epoch before ended at loss {history.losses[-1]:.4g})"
                 if history.losses else "")
     if error is None:
-        message = f"the loss is {loss} at {where}{previous}"
+        message = f"{what} is {loss} at {where}{previous}"
     else:
         detail = error.problem.message if error.problem is not None else str(error)
         if error.kind == "parameter":
@@ -130,14 +325,32 @@ def _stopped(error: TrainingError | None, loss: float, where: str, history: Hist
     return stopped
 
 
-def _diagnose(net: Network, batch: dict[str, np.ndarray], loss: float, where: str,
-              config: TrainSpec, history: History) -> TrainingError:
-    """A checked rerun of the batch finds where the non-finite values start: a parameter
-    ruined by the last update, or the first node whose output stops being finite."""
-    advice = (f"; lower the learning rate (now {config.optimizer.lr:g}), or check the data "
-              "and the ops' domains")
-    try:
-        net.check_run(batch)
-    except TrainingError as exc:
-        return _stopped(exc, loss, where, history, advice)
-    return _stopped(None, loss, where, history, advice)
+def train(net: Network, data: Mapping[str, Any] | None = None, *,
+          validation: Mapping[str, Any] | None = None, epochs: int | None = None,
+          lr: float | None = None, batch_size: int | None = None, shuffle: bool | None = None,
+          seed: int | None = None, optimizer: Any = None, check: bool | None = None,
+          on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+          **options: Any) -> History:
+    """Train `net` in place as its spec's `train:` section says, with overrides.
+
+    `data` and `validation` map input names to whole-dataset arrays (rows on axis 0);
+    without them the spec's own are used. Any other field of the `train:` section can be
+    overridden by name (`schedule=`, `metrics=`, `early_stopping=`, `clip_grad_norm=`,
+    `drop_last=`...). Starts from the current parameters. `check` (default: the network's
+    own setting) runs every step in check mode. `on_epoch(epoch, numbers)` is called after
+    each epoch with its loss, lr and metrics. Returns the `History`; raises `TrainingError`,
+    naming the node or parameter, if the numbers stop being finite.
+    """
+    if net.loss is None:
+        raise SpecError([net.source.problem((), "this spec has no loss, so it cannot be "
+                                            "trained")])
+    config = settings(net, epochs=epochs, lr=lr, batch_size=batch_size, shuffle=shuffle,
+                      seed=seed, optimizer=optimizer, **options)
+    arrays = spec_data(net) if data is None else given_data(net, dict(data))
+    held_out = (net.held_out.get("validation") if validation is None
+                else given_data(net, dict(validation)))
+    rows = next(iter(arrays.values())).shape[0]
+    check_batches(net, rows, config.batch_size, from_spec=batch_size is None,
+                  drop_last=config.drop_last)
+    trainer = Trainer(net, config, arrays, held_out, check=check)
+    return trainer.run(on_epoch)
