@@ -15,7 +15,7 @@ from .ops.initializers import Init
 from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, StateDef, all_ops, get_op,
                            register_op, unbroadcast)
 from .ops.samples import Sample
-from .train.loop import History
+from .train.history import History
 
 __version__ = "0.1.0"
 

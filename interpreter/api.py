@@ -25,7 +25,8 @@ from .read.source import SourceMap, no_cyclic_gc
 from .run.network import Network as Engine
 from .run.plan import build_plan
 from .train import weights
-from .train.loop import History, train
+from .train.history import History
+from .train.fit import train
 
 
 class Network(Engine):
@@ -33,7 +34,7 @@ class Network(Engine):
 
     def train(self, data: Mapping[str, Any] | None = None, **options: Any) -> History:
         """Train in place as the spec's `train:` section says, with overrides; see
-        `interpreter.train.loop.train` for the options."""
+        `interpreter.train.fit.train` for the options."""
         return train(self, data, **options)
 
     def save_weights(self, path: str | os.PathLike) -> None:

@@ -21,6 +21,7 @@ from .document import Spec
 from .feeds import FeedChecker
 from .graph import Graph, build_graph
 from .sources import Roles
+from .training import check_training_section
 from .inference import DEFAULT_MAX_BYTES, Types, infer
 from .validation import validate_document, validate_nodes
 
@@ -52,6 +53,7 @@ def analyse(data: Any, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES, *,
     problems += graph.problems
     types = infer(spec, graph, source, max_bytes)
     problems += types.problems
+    problems += check_training_section(spec, source, graph, types)
     datasets = Datasets()
     if with_data and (spec.train is not None or spec.validation is not None
                       or spec.test is not None):

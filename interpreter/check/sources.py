@@ -23,7 +23,7 @@ from ..core.errors import Problem
 from ..core.literals import numeric_array
 from ..core.names import suggest
 from ..read.csv_file import CsvError, read_csv
-from ..read.npz import DEFAULT_MAX_BYTES, NpzError, read_arrays
+from ..read.npz import DEFAULT_MAX_BYTES, NpzError, read_arrays, read_headers, read_npy
 from ..read.source import SourceMap
 from .document import DataSpec
 from .inference import Types
@@ -79,7 +79,7 @@ def read_source(spec: DataSpec, place: Place, types: Types, roles: Roles, *, fol
         if spec.inline is not None:
             return _inline(spec.inline, place, types)
         if spec.file is not None:
-            named, columns = _files(spec, place, folder, confine, max_bytes)
+            named, columns = _files(spec, place, folder, confine, max_bytes, types, roles)
         elif spec.dataset is not None:
             named, columns = _dataset(spec, place), False
         else:
@@ -135,13 +135,14 @@ def resolve(name: str, folder: Path, confine: Path | None, place: Place, *sub: A
 
 
 def _files(spec: DataSpec, place: Place, folder: Path, confine: Path | None,
-           max_bytes: int) -> tuple[dict[str, np.ndarray], bool]:
+           max_bytes: int, types: Types, roles: Roles) -> tuple[dict[str, np.ndarray], bool]:
     file = spec.file
     if isinstance(file, dict):  # one file per input
         named = {}
         for name, each in file.items():
             path = resolve(each, folder, confine, place, "file", name)
-            arrays, _ = _read_file(path, each, spec, place, max_bytes, "file", name)
+            arrays, _ = _read_file(path, each, spec, place, max_bytes, types, roles, "file",
+                                   name)
             if len(arrays) != 1:
                 raise SourceError(place.problem(f"'{each}' holds {len(arrays)} arrays; a "
                                                 "file given per input holds one", "file",
@@ -149,11 +150,11 @@ def _files(spec: DataSpec, place: Place, folder: Path, confine: Path | None,
             named[name] = next(iter(arrays.values()))
         return named, False
     path = resolve(file, folder, confine, place, "file")
-    return _read_file(path, file, spec, place, max_bytes, "file")
+    return _read_file(path, file, spec, place, max_bytes, types, roles, "file")
 
 
 def _read_file(path: Path, written: str, spec: DataSpec, place: Place, max_bytes: int,
-               *sub: Any) -> tuple[dict[str, np.ndarray], bool]:
+               types: Types, roles: Roles, *sub: Any) -> tuple[dict[str, np.ndarray], bool]:
     suffix = path.suffix.lower()
     if path.is_dir():
         raise SourceError(place.problem(f"'{path}' is a directory, not a data file", *sub))
@@ -167,10 +168,8 @@ def _read_file(path: Path, written: str, spec: DataSpec, place: Place, max_bytes
             table = read_csv(path, delimiter=spec.delimiter, max_bytes=max_bytes)
             return {name: table.values[:, i] for i, name in enumerate(table.header)}, True
         if suffix == ".npy":
-            from ..read.npz import read_npy
-
             return {path.stem: read_npy(path, max_bytes)}, False
-        return read_arrays(path, max_bytes), False
+        return _read_npz(path, spec, types, roles, max_bytes), False
     except (NpzError, CsvError) as exc:
         message = str(exc)
         if message == "no such file":
@@ -189,6 +188,38 @@ def _lone_array(named: dict[str, np.ndarray], roles: Roles, place: Place
         f"({needed}); give an .npz with one array per input or a .csv, or one .npy per "
         "input in the spec (file: {" + ", ".join(f"{n}: {n}.npy" for n in roles.required)
         + "})"))
+
+
+def _read_npz(path: Path, spec: DataSpec, types: Types, roles: Roles, max_bytes: int
+              ) -> dict[str, np.ndarray]:
+    """The members that can feed an input, each checked against the input it feeds by
+    name before anything is decompressed; the others are listed but never read (a small
+    file holding an unexpected 1 GiB member costs nothing)."""
+    headers = read_headers(path)
+    mapped = {v: k for k, v in (spec.inputs or {}).items() if isinstance(v, str)}
+    wanted = set(mapped) if spec.inputs else set(roles.all) | {"features", "targets"}
+
+    def expect(found: dict[str, tuple]) -> list[str]:
+        messages = []
+        for member, (shape, _) in found.items():
+            declared = types.values.get(mapped.get(member, member))
+            if member not in wanted or declared is None or not shape:
+                continue
+            trailing = declared.shape[1:]
+            if all(isinstance(d, int) for d in trailing) and int(np.prod(shape[1:])) != int(
+                    np.prod(trailing)) and not (len(shape) == 1 and len(trailing) == 1):
+                input_name = mapped.get(member, member)
+                messages.append(f"member '{member}' has shape {tuple(shape)}, but input "
+                                f"'{input_name}' is declared "
+                                f"[{', '.join(map(str, declared.shape))}]")
+        return messages
+
+    arrays = read_arrays(path, max_bytes, expect=expect, only=wanted & set(headers))
+    # The members not read are kept as names only, for the messages that list them.
+    return {name: arrays.get(name, _UNREAD) for name in headers}
+
+
+_UNREAD = np.empty((0,))
 
 
 # ----- bundled and generated sets --------------------------------------------------------

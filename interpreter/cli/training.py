@@ -15,12 +15,10 @@ from .output import STDOUT, check_output, plot_history, plural, print_table, wri
 
 def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..api import load
-    from ..check.document import EarlyStoppingSpec
     from ..train.data import check_batches, file_data, given_sections, section_data, spec_data
-    from ..train.early_stopping import EarlyStopping
     from ..train.loop import Interrupted, Trainer, settings
     from ..train.progress import Bar, Lines
-    from ..train.resume import read_state, restore, save
+    from ..train.resume import Checkpointing, read_state
 
     for flag, path in (("--json", args.json), ("--save", args.save), ("--plot", args.plot)):
         check_output(path, flag)
@@ -49,27 +47,17 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     check_batches(net, len(next(iter(data.values()))), config.batch_size,
                   from_spec=args.batch_size is None, drop_last=config.drop_last)
     trainer = Trainer(net, config, data, validation)
-    monitor = (trainer.stopper.monitor if trainer.stopper is not None else
-               "val_loss" if validation is not None else "loss")
-    best = EarlyStopping(EarlyStoppingSpec(monitor=monitor, patience=10**9,
-                                           restore_best=False), validation is not None)
+    saving = (Checkpointing(trainer, args.save, every=args.save_every, best=args.save_best)
+              if args.save is not None else None)
     if resumed is not None:
-        restore(trainer, resumed, best)
+        from ..train.resume import restore
+
+        restore(trainer, resumed, saving.best if saving is not None else None)
     if not args.quiet:
         _print_header(out, net, args, config, trainer, resumed is not None)
     every = args.log_every or (1 if config.epochs <= 100 else config.epochs // 10)
     progress = None if args.quiet else (Bar(sys.stderr, every) if sys.stderr.isatty()
                                         else Lines(out, every))
-
-    def on_epoch(epoch: int, numbers: dict[str, float]) -> None:
-        if args.save is None:
-            return
-        best.update(epoch, numbers, {})
-        if args.save_best:
-            if best.best_epoch == epoch:
-                save(trainer, args.save, best)
-        elif args.save_every and epoch % args.save_every == 0:
-            save(trainer, args.save, best)
 
     previous = signal.getsignal(signal.SIGINT)
 
@@ -80,12 +68,12 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.perf_counter()
     signal.signal(signal.SIGINT, interrupt)
     try:
-        history = trainer.run(on_epoch, progress)
+        history = trainer.run(saving.on_epoch if saving is not None else None, progress)
     except Interrupted as exc:
         if progress is not None:
             progress.close()
-        if args.save is not None:
-            save(trainer, args.save, best)
+        if saving is not None:
+            saving.save()
         print(f"{exc}" + (f"; checkpoint saved to {args.save} (continue with --resume "
                           f"{args.save})" if args.save is not None else ""), file=err)
         if args.json is not None:
@@ -102,10 +90,8 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - started
-    if args.save is not None and not args.save_best:
-        save(trainer, args.save, best)
-    elif args.save is not None and best.best_epoch is None:
-        save(trainer, args.save, best)  # no epoch ran (epochs: 0): save what there is
+    if saving is not None:
+        saving.finish()
     _report(out, net, args, history, seconds, data)
     if args.plot is not None:
         plot_history(args.plot, history.metrics, f"{net.spec.name}: {args.spec}")

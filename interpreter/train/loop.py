@@ -14,58 +14,20 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
 from ..check.document import TrainSpec
 from ..core.errors import SpecError, TrainingError
-from .data import check_batches, given_data, spec_data
 from .early_stopping import EarlyStopping
 from .evaluation import Evaluator
+from .history import History
 from .optimizers import make_optimizer
 
 if TYPE_CHECKING:
     from ..run.network import Network
-
-
-@dataclass
-class History:
-    """What a training run did. `metrics` maps 'loss', 'lr', each metric and their `val_`
-    twins to one value per epoch; `final` holds the numbers at the end (the loss and metrics
-    over the whole training and validation data, in eval mode)."""
-
-    metrics: dict[str, list[float]] = field(default_factory=dict)
-    final: dict[str, float] = field(default_factory=dict)
-    epochs: int = 0
-    steps: int = 0
-    seconds: float = 0.0
-    stopped_early: bool = False
-    best_epoch: int | None = None
-
-    @property
-    def losses(self) -> list[float]:
-        """The loss per epoch, over the epoch's rows (on the scale of `final_loss`)."""
-        return self.metrics.get("loss", [])
-
-    @property
-    def final_loss(self) -> float | None:
-        return self.final.get("loss")
-
-    def record(self, epoch: int, numbers: Mapping[str, float]) -> None:
-        for key, value in numbers.items():
-            self.metrics.setdefault(key, []).append(value)
-        self.epochs = epoch
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"metrics": self.metrics, "final": self.final, "epochs": self.epochs,
-                "steps": self.steps, "seconds": self.seconds,
-                "stopped_early": self.stopped_early, "best_epoch": self.best_epoch}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> History:
-        return cls(**{key: values[key] for key in cls.__dataclass_fields__ if key in values})
 
 
 class Interrupted(Exception):
@@ -166,7 +128,7 @@ class Trainer:
                                           f"{self.position} of {self.batches}")
                 numbers = self._end_epoch(epoch)
                 if progress is not None:
-                    progress.end_epoch(epoch, numbers)
+                    progress.end_epoch(epoch, numbers, last=self.finished)
                 if on_epoch is not None:
                     on_epoch(epoch, numbers)
             self.finished = True
@@ -323,34 +285,3 @@ def _stopped(error: TrainingError | None, loss: float, where: str, history: Hist
     stopped = TrainingError(message, problem, error.kind if error else "loss")
     stopped.history = list(history.losses)
     return stopped
-
-
-def train(net: Network, data: Mapping[str, Any] | None = None, *,
-          validation: Mapping[str, Any] | None = None, epochs: int | None = None,
-          lr: float | None = None, batch_size: int | None = None, shuffle: bool | None = None,
-          seed: int | None = None, optimizer: Any = None, check: bool | None = None,
-          on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-          **options: Any) -> History:
-    """Train `net` in place as its spec's `train:` section says, with overrides.
-
-    `data` and `validation` map input names to whole-dataset arrays (rows on axis 0);
-    without them the spec's own are used. Any other field of the `train:` section can be
-    overridden by name (`schedule=`, `metrics=`, `early_stopping=`, `clip_grad_norm=`,
-    `drop_last=`...). Starts from the current parameters. `check` (default: the network's
-    own setting) runs every step in check mode. `on_epoch(epoch, numbers)` is called after
-    each epoch with its loss, lr and metrics. Returns the `History`; raises `TrainingError`,
-    naming the node or parameter, if the numbers stop being finite.
-    """
-    if net.loss is None:
-        raise SpecError([net.source.problem((), "this spec has no loss, so it cannot be "
-                                            "trained")])
-    config = settings(net, epochs=epochs, lr=lr, batch_size=batch_size, shuffle=shuffle,
-                      seed=seed, optimizer=optimizer, **options)
-    arrays = spec_data(net) if data is None else given_data(net, dict(data))
-    held_out = (net.held_out.get("validation") if validation is None
-                else given_data(net, dict(validation)))
-    rows = next(iter(arrays.values())).shape[0]
-    check_batches(net, rows, config.batch_size, from_spec=batch_size is None,
-                  drop_last=config.drop_last)
-    trainer = Trainer(net, config, arrays, held_out, check=check)
-    return trainer.run(on_epoch)

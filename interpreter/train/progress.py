@@ -35,8 +35,8 @@ class Lines:
     def step(self, loss: float) -> None:
         pass
 
-    def end_epoch(self, epoch: int, numbers: dict[str, float]) -> None:
-        if epoch == 1 or epoch % self.every == 0 or epoch == self.epochs:
+    def end_epoch(self, epoch: int, numbers: dict[str, float], last: bool = False) -> None:
+        if last or epoch == 1 or epoch % self.every == 0 or epoch == self.epochs:
             width = len(str(self.epochs))
             print(f"epoch {epoch:>{width}}/{self.epochs}  {format_numbers(numbers)}",
                   file=self.stream, flush=True)
@@ -78,7 +78,7 @@ class Bar(Lines):
         if bar.n == bar.total or self.count % 16 == 1:
             bar.set_postfix_str(f"loss {self.total / self.count:.4g}", refresh=False)
 
-    def end_epoch(self, epoch: int, numbers: dict[str, float]) -> None:
+    def end_epoch(self, epoch: int, numbers: dict[str, float], last: bool = False) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(format_numbers(numbers), refresh=True)
             self.bar.close()
@@ -90,15 +90,7 @@ class Bar(Lines):
             self.bar = None
 
 
-def reporter(stream: TextIO, *, quiet: bool = False, every: int = 1) -> Lines | None:
+def reporter(stream: TextIO, every: int = 1) -> Lines:
     """The progress display that fits `stream`: a bar on a terminal, lines otherwise."""
-    if quiet:
-        return None
     terminal = getattr(stream, "isatty", lambda: False)()
-    if terminal:
-        try:
-            import tqdm  # noqa: F401
-        except ImportError:
-            return Lines(stream, every)
-        return Bar(stream, every)
-    return Lines(stream, every)
+    return Bar(stream, every) if terminal else Lines(stream, every)

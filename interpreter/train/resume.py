@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core.errors import DataError, Problem
 from .checkpoint import read_checkpoint, save_checkpoint
-from .loop import History
+from .history import History
 
 if TYPE_CHECKING:
     from ..check.document import Spec
@@ -143,3 +143,40 @@ def restore(trainer: Trainer, state: tuple[dict, dict], best: EarlyStopping | No
         trainer.stopper.restore(meta["early_stopping"], kept)
     if best is not None and meta.get("save_best") is not None:
         best.restore(meta["save_best"], None)
+
+
+class Checkpointing:
+    """When a run writes its checkpoint to `path`: every `every` epochs, or (`best`) only
+    when the monitored number improves, and at the end; never after non-finite numbers
+    (training stops before an epoch's numbers are recorded)."""
+
+    def __init__(self, trainer: Trainer, path: str | os.PathLike, *, every: int | None = None,
+                 best: bool = False) -> None:
+        from ..check.document import EarlyStoppingSpec
+        from .early_stopping import EarlyStopping, default_monitor
+
+        self.trainer, self.path, self.every, self.best_only = trainer, path, every, best
+        has_validation = trainer.validation is not None
+        monitor = (trainer.stopper.monitor if trainer.stopper is not None
+                   else default_monitor(has_validation))
+        self.best = EarlyStopping(EarlyStoppingSpec(monitor=monitor, patience=10**9,
+                                                    restore_best=False), has_validation)
+
+    def resume(self, path: str | os.PathLike) -> None:
+        restore(self.trainer, read_state(self.trainer.net, path), self.best)
+
+    def on_epoch(self, epoch: int, numbers: dict[str, float]) -> None:
+        self.best.update(epoch, numbers, {})
+        if self.best_only:
+            if self.best.best_epoch == epoch:
+                self.save()
+        elif self.every and epoch % self.every == 0:
+            self.save()
+
+    def save(self) -> None:
+        save(self.trainer, self.path, self.best)
+
+    def finish(self) -> None:
+        """At the end: the last state, unless only the best is kept (and one was seen)."""
+        if not self.best_only or self.best.best_epoch is None:
+            self.save()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import interpreter
-from interpreter.train.loop import train
+from interpreter.train.fit import train
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 Y = np.array([[0], [-1], [-1], [0]], dtype=np.float64)
