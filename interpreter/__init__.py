@@ -7,7 +7,8 @@
 """
 from __future__ import annotations
 
-from .api import Network, load, loads
+from . import datasets
+from .api import Network, load, load_checkpoint, loads, save_checkpoint
 from .check.document import Spec
 from .core.errors import (DataError, FeedError, InternalError, InterpreterError, Problem,
                           ShapeError, SpecError, TrainingError)
@@ -22,6 +23,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Arg", "Attrs", "Context", "DataError", "FeedError", "History", "Init", "InternalError",
     "InterpreterError", "Network", "Op", "ParamDef", "Problem", "Sample", "ShapeError", "Spec",
-    "SpecError", "StateDef", "TrainingError", "all_ops", "get_op", "load", "loads",
-    "register_op", "unbroadcast",
+    "SpecError", "StateDef", "TrainingError", "all_ops", "datasets", "get_op", "load",
+    "load_checkpoint", "loads", "register_op", "save_checkpoint", "unbroadcast",
 ]

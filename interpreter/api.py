@@ -49,6 +49,35 @@ class Network(Engine):
         weights.load_weights({**self.params, **self.state}, path)
 
 
+def save_checkpoint(net: Network, path: str | os.PathLike,
+                    metadata: Mapping[str, Any] | None = None) -> None:
+    """Write the network's parameters and state (by their spec names) to a safetensors
+    file, atomically, with the spec's hashes and any JSON-able `metadata` (the training
+    state of a run is written by `net.train(save=...)` and `run --save`)."""
+    from .train.checkpoint import save_checkpoint as write
+    from .train.resume import GRAPH_FIELDS, spec_hash
+
+    net.params.sync()
+    write(path, {**net.params, **net.state},
+          {"spec_hash": spec_hash(net.spec), "graph_hash": spec_hash(net.spec, GRAPH_FIELDS),
+           "spec_name": net.spec.name, "user": dict(metadata or {})})
+
+
+def load_checkpoint(net: Network, path: str | os.PathLike) -> dict[str, Any]:
+    """Set the network's parameters and state from a checkpoint (.safetensors, or .npz
+    weights); every name, shape and dtype must match, or nothing changes and a DataError
+    lists every mismatch. Returns the checkpoint's record (epoch, metrics, ... for one
+    written by training; `{}` for an .npz)."""
+    from .train.checkpoint import read_checkpoint
+
+    net.params.sync()
+    targets = {**net.params, **net.state}
+    tensors, meta = read_checkpoint(path, {k: (v.shape, v.dtype) for k, v in targets.items()})
+    for name, target in targets.items():
+        target[...] = tensors[name]
+    return meta
+
+
 def load(source: str | os.PathLike | Mapping | Spec, *, seed: int | None = None,
          check: bool = False, data: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
          confine: str | os.PathLike | None = None) -> Network:

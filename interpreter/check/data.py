@@ -92,10 +92,13 @@ def read_datasets(spec: Spec, source: SourceMap, types: Types, roles: Roles,
 def _split(found: Datasets, splits: dict[str, tuple[float, Place]], roles: Roles,
            spec: Spec, source: SourceMap) -> list[Problem]:
     if found.train is None:
-        if spec.train is None or spec.train.data is None:
-            return [place.problem("split holds rows out of train.data, and there is none",
-                                  "split") for _, place in splits.values()]
-        return []  # the training data has problems of its own
+        if spec.train is None:
+            return [place.problem("split holds rows out of the training data, and this spec "
+                                  "has no train: section", "split")
+                    for _, place in splits.values()]
+        # No rows yet: they come with the data given to training (run --data, net.train),
+        # or train.data has problems of its own.
+        return []
     total = sum(fraction for fraction, _ in splits.values())
     rows = len(next(iter(found.train.values())))
     if total >= 1:

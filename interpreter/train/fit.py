@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..core.errors import SpecError
-from .data import check_batches, given_data, section_data, spec_data
+from .data import check_batches, given_data, given_sections, section_data, spec_data
 from .history import History
 from .loop import Trainer, settings
 from .progress import reporter
@@ -44,9 +44,14 @@ def train(net: Network, data: Mapping[str, Any] | None = None, *,
                                             "trained")])
     config = settings(net, epochs=epochs, lr=lr, batch_size=batch_size, shuffle=shuffle,
                       seed=seed, optimizer=optimizer, **options)
-    arrays = spec_data(net) if data is None else given_data(net, dict(data))
-    held_out = (section_data(net, "validation") if validation is None
-                else given_data(net, dict(validation)))
+    if data is None:
+        arrays = spec_data(net)
+        held_out = section_data(net, "validation")
+    else:  # the spec's splits hold their rows out of the data given
+        arrays, sections = given_sections(net, given_data(net, dict(data)))
+        held_out = sections.validation
+    if validation is not None:
+        held_out = given_data(net, dict(validation))
     rows = next(iter(arrays.values())).shape[0]
     check_batches(net, rows, config.batch_size, from_spec=batch_size is None,
                   drop_last=config.drop_last)
