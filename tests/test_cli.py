@@ -117,7 +117,7 @@ def test_an_overflowing_update_is_blamed_on_its_parameter(tmp_path, capsys):
     code, _, err = run(["run", str(spec)], capsys)
     assert code == 3
     assert err.startswith(f"{spec}:7:5: node 'a' (linear): parameter 'a.W' is not finite (")
-    assert "): the last update of epoch 1 made it so; lower the learning rate" in err
+    assert "): the update before epoch 2, step 1 made it so (the epoch before ended at loss" in err
     assert "RuntimeWarning" not in err
 
 

@@ -41,6 +41,8 @@ class Evaluator:
         """Batch losses into the loss over all their rows."""
         if self.summed:
             return float(sum(losses))
+        if len(losses) == 1:  # one batch an epoch: the common case of small sets
+            return float(losses[0])
         total = sum(rows)
         return float(sum(loss * n for loss, n in zip(losses, rows)) / max(total, 1))
 

@@ -29,8 +29,12 @@ class History:
         return self.final.get("loss")
 
     def record(self, epoch: int, numbers: Mapping[str, float]) -> None:
+        metrics = self.metrics
         for key, value in numbers.items():
-            self.metrics.setdefault(key, []).append(value)
+            if key in metrics:
+                metrics[key].append(value)
+            else:
+                metrics[key] = [value]
         self.epochs = epoch
 
     def as_dict(self) -> dict[str, Any]:

@@ -95,7 +95,7 @@ class Trainer:
         self.running: list[float] = []  # the current epoch's batch losses
         self.running_rows: list[int] = []
         self.rng = np.random.default_rng([config.seed, 1])
-        self.epoch_rng_state: dict | None = None  # the data generator before this epoch
+        self.order: np.ndarray | None = None  # this epoch's row order, once drawn
         self.stop_requested = False
         self.finished = False
         net.reseed(config.seed)
@@ -148,11 +148,9 @@ class Trainer:
     def _order(self) -> np.ndarray | None:
         if not self.config.shuffle:
             return None
-        if self.position == 0:
-            self.epoch_rng_state = self.rng.bit_generator.state
-        else:  # resumed within an epoch: draw the same order again
-            self.rng.bit_generator.state = self.epoch_rng_state
-        return self.rng.permutation(self.rows)
+        if self.position == 0 or self.order is None:
+            self.order = self.rng.permutation(self.rows)
+        return self.order  # (resumed within an epoch: the order it had drawn)
 
     def _step(self, epoch: int, order: np.ndarray | None, progress: Any) -> None:
         start = self.position * self.size
@@ -191,7 +189,7 @@ class Trainer:
         if self.validation is not None:
             numbers.update((f"val_{k}", v) for k, v in self.evaluator(self.validation).items())
         numbers["lr"] = self.optimizer.lr
-        self._check_finite(epoch, numbers)
+        self._check_numbers(epoch, numbers)
         self.history.record(epoch, numbers)
         self.epoch, self.position = epoch, 0
         self.running, self.running_rows = [], []
@@ -202,13 +200,26 @@ class Trainer:
             self.history.best_epoch = self.stopper.best_epoch
         return numbers
 
-    def _check_finite(self, epoch: int, numbers: dict[str, float]) -> None:
-        """Nothing non-finite reaches the history, or a checkpoint written after it."""
-        bad = next((k for k, v in numbers.items() if not math.isfinite(v)), None)
+    def _check_numbers(self, epoch: int, numbers: dict[str, float]) -> None:
+        """Nothing non-finite reaches the history. (A parameter an epoch's last update made
+        non-finite shows in the validation numbers, in the next step's loss, or in
+        `check_weights` before anything is saved.)"""
+        for key, value in numbers.items():
+            if not math.isfinite(value):
+                self._non_finite(f"epoch {epoch}", numbers, key, None)
+
+    def check_weights(self) -> None:
+        """Raise TrainingError, naming the node, if a parameter is not finite: nothing is
+        saved, or evaluated at the end, after an update that made one so."""
         broken = next((name for name, array in self.net.params.items()
                        if not np.all(np.isfinite(array))), None)
-        if bad is None and broken is None:
-            return
+        if broken is not None:
+            where = (f"epoch {self.epoch + 1}, step {self.position}" if self.position
+                     else f"epoch {self.epoch}")
+            self._non_finite(where, {}, None, broken)
+
+    def _non_finite(self, where: str, numbers: dict[str, float], bad: str | None,
+                    broken: str | None) -> None:
         advice = (f"; lower the learning rate (now {self.optimizer.lr:g}), clip the "
                   "gradients (clip_grad_norm), or check the data and the ops' domains")
         problem = None
@@ -221,15 +232,16 @@ class Trainer:
             except TrainingError as exc:
                 detail = exc.problem.message if exc.problem is not None else str(exc)
                 problem = exc.problem
-            message = f"{detail}: the last update of epoch {epoch} made it so{advice}"
+            message = f"{detail}: the last update of {where} made it so{advice}"
         else:
-            message = f"{bad} is {numbers[bad]} at the end of epoch {epoch}{advice}"
+            message = f"{bad} is {numbers[bad]} at the end of {where}{advice}"
         error = TrainingError(message, replace(problem, message=message) if problem else None,
                               "parameter" if broken else "loss")
         error.history = list(self.history.losses)
         raise error
 
     def _finish(self) -> None:
+        self.check_weights()
         stopper = self.stopper
         if (stopper is not None and stopper.best_weights is not None
                 and stopper.best_epoch != self.epoch):

@@ -1,9 +1,9 @@
 """A training run's whole state in a checkpoint, and a run resumed from one.
 
 What makes a resumed run end with bit-for-bit the same weights as one never stopped: the
-parameters and state, the optimizer's moments and step counts, the data-order generator as
-it was when the current epoch drew its order (a run stopped mid-epoch draws the same order
-again and skips the batches done), the dropout generator, the running epoch loss, early
+parameters and state, the optimizer's moments and step counts, the data-order generator
+(and, for a run stopped mid-epoch, the epoch's order, so that it skips the batches done),
+the dropout generator, the running epoch loss, early
 stopping's record and the best weights it keeps, and the history. The schedule needs no
 state: its lr is a function of the epoch or step.
 
@@ -49,6 +49,7 @@ def save(trainer: Trainer, path: str | os.PathLike, best: EarlyStopping | None =
     """A checkpoint of the run as it stands (after an epoch, or after a step when stopped)
     to `path`: safetensors with the whole state, or an .npz of the weights alone."""
     net = trainer.net
+    trainer.check_weights()  # a checkpoint never holds NaNs
     if str(path).lower().endswith(".npz"):
         net.save_weights(path)
         return
@@ -59,6 +60,8 @@ def save(trainer: Trainer, path: str | os.PathLike, best: EarlyStopping | None =
         slot, index = key.rsplit(".", 1)
         tensors[f"optimizer/{slot}/{names[int(index)]}"] = array
     stopper = trainer.stopper
+    if trainer.position and trainer.order is not None:  # stopped mid-epoch: its order
+        tensors["trainer/order"] = trainer.order
     if stopper is not None and stopper.best_weights is not None:
         tensors.update((f"best/{name}", array) for name, array in stopper.best_weights.items())
     config = trainer.config
@@ -72,8 +75,7 @@ def save(trainer: Trainer, path: str | os.PathLike, best: EarlyStopping | None =
         "schedule": (config.schedule.model_dump(mode="json")
                      if config.schedule is not None else None),
         "lr": trainer.optimizer.lr,
-        "rng": {"data": (trainer.epoch_rng_state if trainer.position
-                         else trainer.rng.bit_generator.state),
+        "rng": {"data": trainer.rng.bit_generator.state,
                 "dropout": net.plan.rng.bit_generator.state},
         "running": {"losses": trainer.running, "rows": trainer.running_rows},
         "history": trainer.history.as_dict(),
@@ -129,10 +131,8 @@ def restore(trainer: Trainer, state: tuple[dict, dict], best: EarlyStopping | No
                                                       meta["step"])
     trainer.finished = bool(meta.get("finished")) and trainer.epoch >= trainer.config.epochs
     rng = meta["rng"]
-    if trainer.position:
-        trainer.epoch_rng_state = rng["data"]
-    else:
-        trainer.rng.bit_generator.state = rng["data"]
+    trainer.rng.bit_generator.state = rng["data"]
+    trainer.order = tensors.get("trainer/order")
     net.plan.rng.bit_generator.state = rng["dropout"]
     trainer.running = list(meta["running"]["losses"])
     trainer.running_rows = list(meta["running"]["rows"])
