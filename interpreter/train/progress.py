@@ -3,6 +3,7 @@ line per epoch in a log (never `\\r` frames), or nothing."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, TextIO
 
 
@@ -46,7 +47,8 @@ class Lines:
 
 
 class Bar(Lines):
-    """A tqdm bar per epoch with the running loss; the epoch's numbers when it ends."""
+    """A tqdm bar per epoch with the running loss, replaced when the epoch ends by its
+    line of numbers (all of them: they would not fit beside a bar)."""
 
     def __init__(self, stream: TextIO, every: int = 1) -> None:
         super().__init__(stream, every)
@@ -63,12 +65,9 @@ class Bar(Lines):
 
         width = len(str(self.epochs))
         self.bar = tqdm(total=self.batches, initial=position, file=self.stream,
-                        desc=f"epoch {epoch:>{width}}/{self.epochs}", leave=self._kept(epoch),
-                        unit="step", dynamic_ncols=True, mininterval=0.2)
+                        desc=f"epoch {epoch:>{width}}/{self.epochs}", leave=False,
+                        unit="step", ncols=_columns(self.stream), mininterval=0.2)
         self.total, self.count = 0.0, 0
-
-    def _kept(self, epoch: int) -> bool:
-        return epoch == 1 or epoch % self.every == 0 or epoch == self.epochs
 
     def step(self, loss: float) -> None:
         self.total += loss
@@ -79,15 +78,23 @@ class Bar(Lines):
             bar.set_postfix_str(f"loss {self.total / self.count:.4g}", refresh=False)
 
     def end_epoch(self, epoch: int, numbers: dict[str, float], last: bool = False) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(format_numbers(numbers), refresh=True)
-            self.bar.close()
-            self.bar = None
+        self.close()
+        super().end_epoch(epoch, numbers, last)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _columns(stream: TextIO) -> int:
+    """The terminal's width; a terminal that reports none (0 columns, as under `script`)
+    gets 100, where tqdm would shrink the bar to nothing."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, AttributeError, ValueError):
+        columns = 0
+    return columns if columns >= 40 else 100
 
 
 def reporter(stream: TextIO, every: int = 1) -> Lines:
