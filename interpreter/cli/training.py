@@ -26,7 +26,8 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise _usage("--save-every and --save-best need --save PATH")
     if args.json == STDOUT:
         out = err  # stdout carries the JSON alone
-    net = load(args.spec, seed=args.seed, check=args.check, data=False)
+    # The spec's data is read (and a training step rehearsed on it) unless --data replaces it.
+    net = load(args.spec, seed=args.seed, check=args.check, data=args.data is None)
     for warning in net.warnings:
         print(warning, file=err)
     if net.spec.train is None:
@@ -72,10 +73,9 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except Interrupted as exc:
         if progress is not None:
             progress.close()
-        if saving is not None:
-            saving.save()
-        print(f"{exc}" + (f"; checkpoint saved to {args.save} (continue with --resume "
-                          f"{args.save})" if args.save is not None else ""), file=err)
+        saved = saving.interrupted() if saving is not None else None
+        print(f"{exc}" + (f"; checkpoint saved to {saved} (continue with --resume "
+                          f"{saved})" if saved is not None else ""), file=err)
         if args.json is not None:
             write_json(args.json, _summary(args, net, config, trainer, "interrupted",
                                            error=str(exc)))

@@ -96,8 +96,14 @@ def file_data(net: Network, path: Path, flag: str, required: list[str]
     """A data file named on the command line (`--data FILE`: .npz, .npy or .csv, mapped to
     the inputs by name), checked against the inputs it must feed."""
     place = Place(None, (), str(path))
-    seed = net.spec.train.seed if net.spec.train is not None else 0
-    arrays, problems = read_source(DataSpec(file=str(path)), place, net.types,
+    train = net.spec.train
+    seed = train.seed if train is not None else 0
+    # The spec's own mapping of columns to inputs (and CSV delimiter) applies to the file
+    # that replaces its training data, when it has one.
+    written = train.data if train is not None and train.data is not None else None
+    options = ({"inputs": written.inputs, "delimiter": written.delimiter}
+               if written is not None and written.file is not None else {})
+    arrays, problems = read_source(DataSpec(file=str(path), **options), place, net.types,
                                    _roles(net, required), folder=Path.cwd(), seed=seed)
     if arrays is None:
         raise DataError(problems)

@@ -176,6 +176,16 @@ class Checkpointing:
     def save(self) -> None:
         save(self.trainer, self.path, self.best)
 
+    def interrupted(self) -> str:
+        """Save a run stopped mid-way; with `best`, beside the best checkpoint (which keeps
+        the best), as `NAME.interrupted.safetensors`. Returns the path written."""
+        path = str(self.path)
+        if self.best_only:
+            stem = path[:-len(".safetensors")] if path.endswith(".safetensors") else path
+            path = f"{stem}.interrupted.safetensors"
+        save(self.trainer, path, self.best)
+        return path
+
     def finish(self) -> None:
         """At the end: the last state, unless only the best is kept (and one was seen)."""
         if not self.best_only or self.best.best_epoch is None:
