@@ -147,3 +147,75 @@ def test_a_nan_stops_with_its_place_and_keeps_the_last_finite_checkpoint(tmp_pat
     for name, array in tensors.items():
         assert np.all(np.isfinite(array)), name
     assert all(math.isfinite(v) for v in meta["history"]["metrics"]["loss"])
+
+
+# ----- output ------------------------------------------------------------------------------
+
+SMALL = resumable(3)
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL)
+    return spec
+
+
+def test_json_dash_prints_valid_json_alone_on_stdout(small, capsys):
+    code, out, err = run(["run", small, "--json", "-"], capsys)
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["status"] == "ok" and summary["epochs"] == 3
+    assert "final loss" in err and "epoch 3/3" in err  # the rest goes to stderr
+
+
+def test_output_files_are_readable_by_others_under_umask_022(small, tmp_path, capsys):
+    old = os.umask(0o022)
+    try:
+        outputs = [tmp_path / "ck.safetensors", tmp_path / "run.json", tmp_path / "w.npz"]
+        code, _, _ = run(["run", small, "--save", outputs[0], "--json", outputs[1],
+                          "--quiet"], capsys)
+        assert code == 0
+        code, _, _ = run(["run", small, "--save", outputs[2], "--quiet"], capsys)
+        assert code == 0
+        predictions = tmp_path / "p.csv"
+        assert main(["predict", str(small), "--weights", str(outputs[0]), "-o",
+                     str(predictions)]) == 0
+    finally:
+        os.umask(old)
+    for path in outputs + [predictions]:
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_plot_writes_a_png(small, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "curves.png"
+    code, _, _ = run(["run", small, "--plot", picture, "--quiet"], capsys)
+    assert code == 0
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(small, tmp_path, capsys,
+                                                        monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = run(["run", small, "--plot", tmp_path / "c.png", "--quiet"], capsys)
+    assert code == 1
+    assert "--plot needs matplotlib" in err and "pip install matplotlib" in err
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_progress_without_a_terminal_is_plain_lines(small, capsys):
+    code, out, err = run(["run", small], capsys)  # capsys' streams are no terminals
+    assert code == 0
+    assert "\r" not in out and "\r" not in err
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("epoch")] == [
+        "1/3", "2/3", "3/3"]
+
+
+def test_log_every_prints_the_first_every_nth_and_last_epoch(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(resumable(7))
+    code, out, _ = run(["run", spec, "--log-every", "3"], capsys)
+    assert code == 0
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("epoch")] == [
+        "1/7", "3/7", "6/7", "7/7"]
