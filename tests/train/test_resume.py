@@ -152,3 +152,24 @@ def test_cli_resume_with_more_epochs_equals_the_whole_run(tmp_path, capsys):
         assert np.array_equal(found[name], array), name
     assert meta["step"] == expected_meta["step"] == EPOCHS * BATCHES
     assert meta["history"]["metrics"] == expected_meta["history"]["metrics"]
+
+
+def test_early_stopping_s_record_and_best_weights_survive_a_resume(tmp_path):
+    text = (resumable(30).replace("  seed: 4\n", "  seed: 4\n  early_stopping: {patience: 2}\n")
+            + "validation: {split: 0.3}\n")
+    whole = trainer_for(text)
+    expected = whole.run()
+    assert expected.stopped_early and expected.best_epoch < expected.epochs
+    stopped = trainer_for(text)
+    # 26 rows: 4 steps an epoch. Stopped after the best epoch, whose weights the
+    # checkpoint must carry to be restored at the end.
+    with pytest.raises(Interrupted):
+        stopped.run(progress=StopAfter(stopped, 4 * expected.best_epoch + 1))
+    path = tmp_path / "ck.safetensors"
+    resume.save(stopped, path)
+    resumed = trainer_for(text)
+    resume.restore(resumed, resume.read_state(resumed.net, path))
+    history = resumed.run()
+    assert (history.epochs, history.best_epoch, history.stopped_early) == (
+        expected.epochs, expected.best_epoch, True)
+    assert_same_weights(weights_of(resumed), weights_of(whole))
