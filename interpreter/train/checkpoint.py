@@ -58,7 +58,9 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, np.ndarray],
     Numpy scalars and arrays inside `meta` are stored as plain numbers and lists.
     """
     record = json.dumps({**meta, "format": FORMAT}, default=_plain, sort_keys=True)
-    contiguous = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    # Not np.ascontiguousarray: it makes 0-d arrays (Adam's step counts) 1-d.
+    contiguous = {name: np.require(value, requirements="C")
+                  for name, value in tensors.items()}
     data = safetensors.numpy.save(contiguous, metadata={METADATA_KEY: record})
     write_atomically(Path(path), lambda stream: stream.write(data))
 

@@ -1,0 +1,33 @@
+"""Spec documents the training tests share (as text, so they can be written to files)."""
+from __future__ import annotations
+
+# Adam with a per-step schedule, clipping, dropout, batch norm and shuffling, on 37 rows in
+# batches of 8 (the last batch of each epoch has 5 rows): everything a resume must restore.
+RESUMABLE = """version: 1
+name: resumable
+dtype: float64
+inputs:
+  X: {shape: [batch, 2]}
+  y: {shape: [batch], dtype: int64}
+nodes:
+  - {id: h, op: linear, inputs: [X], attrs: {out_features: 8}}
+  - {id: bn, op: batch_norm, inputs: [h]}
+  - {id: r, op: relu, inputs: [bn]}
+  - {id: d, op: dropout, inputs: [r], attrs: {p: 0.3}}
+  - {id: out, op: linear, inputs: [d], attrs: {out_features: 2}}
+  - {id: loss, op: softmax_cross_entropy, inputs: [out, y]}
+outputs: [out]
+loss: loss
+train:
+  data: {synthetic: moons, samples: 37, noise: 0.2}
+  optimizer: {name: adam, lr: 0.05}
+  schedule: {name: cosine, interval: step, warmup: 3}
+  clip_grad_norm: 0.5
+  batch_size: 8
+  epochs: EPOCHS
+  seed: 4
+"""
+
+
+def resumable(epochs: int = 6) -> str:
+    return RESUMABLE.replace("EPOCHS", str(epochs))
