@@ -23,7 +23,8 @@ from ..core.errors import Problem
 from ..core.literals import numeric_array
 from ..core.names import suggest
 from ..read.csv_file import CsvError, read_csv
-from ..read.npz import DEFAULT_MAX_BYTES, NpzError, read_arrays, read_headers, read_npy
+from ..read.npz import (DEFAULT_MAX_BYTES, NpzError, NpzMismatch, read_arrays, read_headers,
+                        read_npy)
 from ..read.source import SourceMap
 from .document import DataSpec
 from .inference import Types
@@ -170,6 +171,9 @@ def _read_file(path: Path, written: str, spec: DataSpec, place: Place, max_bytes
         if suffix == ".npy":
             return {path.stem: read_npy(path, max_bytes)}, False
         return _read_npz(path, spec, types, roles, max_bytes), False
+    except NpzMismatch as exc:  # readable, but not what the inputs declare
+        message = str(exc) if place.source is None else f"'{written}': {exc}"
+        raise SourceError(place.problem(message, *sub)) from None
     except (NpzError, CsvError) as exc:
         message = str(exc)
         if message == "no such file":
@@ -264,17 +268,17 @@ def assign(named: dict[str, np.ndarray], mapping: dict[str, str | list[str]] | N
     for input_name, chosen in (mapping or {}).items():
         if input_name not in roles.all:
             raise SourceError(place.problem(
-                f"inputs: '{input_name}' is not an input this graph reads"
+                f"'{input_name}' is not an input this graph reads"
                 + suggest(input_name, list(roles.all)), "inputs", input_name))
         names = [chosen] if isinstance(chosen, str) else list(chosen)
         if not columns and not isinstance(chosen, str):
-            raise SourceError(place.problem("inputs: a list of names selects CSV columns; "
+            raise SourceError(place.problem("a list of names selects CSV columns; "
                                             f"give one {kind} for '{input_name}'",
                                             "inputs", input_name))
         missing = [n for n in names if n not in named]
         if missing:
             raise SourceError(place.problem(
-                f"inputs: there is no {kind} '{missing[0]}'" + suggest(missing[0], available)
+                f"there is no {kind} '{missing[0]}'" + suggest(missing[0], available)
                 + f" (the {kind}s: {_listing(available)})", "inputs", input_name))
         result[input_name] = (np.stack([named[n] for n in names], axis=1)
                               if isinstance(chosen, list) else named[chosen])

@@ -83,6 +83,7 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except TrainingError as exc:
         if progress is not None:
             progress.close()
+        trainer.history.seconds = time.perf_counter() - started
         if args.json is not None:
             write_json(args.json, _summary(args, net, config, trainer, "diverged",
                                            error=str(exc)))

@@ -98,11 +98,13 @@ def file_data(net: Network, path: Path, flag: str, required: list[str]
     place = Place(None, (), str(path))
     train = net.spec.train
     seed = train.seed if train is not None else 0
-    # The spec's own mapping of columns to inputs (and CSV delimiter) applies to the file
-    # that replaces its training data, when it has one.
+    # The spec's own mapping of columns to inputs (and CSV delimiter) applies to a file of
+    # the same kind that replaces its training data.
     written = train.data if train is not None and train.data is not None else None
-    options = ({"inputs": written.inputs, "delimiter": written.delimiter}
-               if written is not None and written.file is not None else {})
+    same_kind = (written is not None and isinstance(written.file, str)
+                 and Path(written.file).suffix.lower() == path.suffix.lower())
+    options = ({"inputs": written.inputs, "delimiter": written.delimiter} if same_kind
+               else {})
     arrays, problems = read_source(DataSpec(file=str(path), **options), place, net.types,
                                    _roles(net, required), folder=Path.cwd(), seed=seed)
     if arrays is None:

@@ -75,12 +75,15 @@ class Trainer:
             self.clipper = Clipped(self.optimizer, config.clip_grad_norm)
             update = self.clipper.update
         self.schedule = None
+        self.horizon = None
         if config.schedule is not None:
             from .schedules import make_schedule
 
             per_step = config.schedule.interval == "step"
-            total = config.epochs * self.batches if per_step else config.epochs
-            self.schedule = make_schedule(config.schedule, self.base_lr, total)
+            # The horizon (cosine's default t_max) is fixed when a run starts, as PyTorch's
+            # is when its scheduler is made; a resumed run keeps the one it started with.
+            self.horizon = config.epochs * self.batches if per_step else config.epochs
+            self.schedule = make_schedule(config.schedule, self.base_lr, self.horizon)
         self.fast = net.compile_step(update)
         self.checked = net.compile_step(update, check=True)
         self.every_step_checked = net.check if check is None else check

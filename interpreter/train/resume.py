@@ -75,6 +75,7 @@ def save(trainer: Trainer, path: str | os.PathLike, best: EarlyStopping | None =
         "schedule": (config.schedule.model_dump(mode="json")
                      if config.schedule is not None else None),
         "lr": trainer.optimizer.lr,
+        "horizon": trainer.horizon,
         "rng": {"data": trainer.rng.bit_generator.state,
                 "dropout": net.plan.rng.bit_generator.state},
         "running": {"losses": trainer.running, "rows": trainer.running_rows},
@@ -126,6 +127,12 @@ def restore(trainer: Trainer, state: tuple[dict, dict], best: EarlyStopping | No
         raise DataError([Problem(f"its optimizer state does not fit this run's optimizer "
                                  f"({trainer.config.optimizer.name}): {exc}",
                                  None)]) from None
+    if trainer.schedule is not None and meta.get("horizon") is not None:
+        from .schedules import make_schedule
+
+        trainer.horizon = meta["horizon"]
+        trainer.schedule = make_schedule(trainer.config.schedule, trainer.base_lr,
+                                         trainer.horizon)
     trainer.optimizer.lr = trainer.lr_at(0) if trainer.schedule is not None else meta["lr"]
     trainer.epoch, trainer.position, trainer.steps = (meta["epoch"], meta["position"],
                                                       meta["step"])

@@ -72,8 +72,9 @@ def at(path: Path, line: int, text: str) -> str:
      "train.data.file: cannot read '{folder}/header_only.csv': has a header (x1, x2, target) "
      "but no rows"),
     ("{file: zero.npz}", "{file", "train.data: there are no rows of data"),
-    ("{file: three.npz}", "{file",
-     "train.data: input 'X' has shape (4, 3), but the spec declares (batch, 2)"),
+    ("{file: three.npz}", "three.npz",
+     "train.data.file: 'three.npz': member 'X' has shape (4, 3), but input 'X' is declared "
+     "[batch, 2]"),
     ("{file: good.csv, inputs: {X: [x1, x2, target], y: target}}", "{file",
      "train.data: input 'X' has shape (3, 3), but the spec declares (batch, 2)"),
     ("{file: notes.txt}", "notes.txt",
@@ -187,7 +188,7 @@ def test_confine_allows_paths_inside(confined, capsys):
     ("bad.csv", "{path}: cannot read '{path}': line 3, column 'x2': 'oops' is not a number "
      "(header: x1, x2, target)"),
     ("missing.npz", "{path}: no such file '{path}'"),
-    ("three.npz", "{path}: input 'X' has shape (4, 3), but the spec declares (batch, 2)"),
+    ("three.npz", "{path}: member 'X' has shape (4, 3), but input 'X' is declared [batch, 2]"),
     ("notes.txt", "{path}: 'notes.txt' is not a data file: .npz, .npy or .csv"),
 ], ids=["csv_cell", "missing", "shape", "suffix"])
 def test_run_data_errors_name_the_file(folder, capsys, file, message):

@@ -33,7 +33,7 @@ class StopAfter:
 
     def start(self, trainer): pass
     def begin_epoch(self, epoch, position): pass
-    def end_epoch(self, epoch, numbers): pass
+    def end_epoch(self, epoch, numbers, last=False): pass
     def close(self): pass
 
     def step(self, loss):
