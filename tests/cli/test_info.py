@@ -80,8 +80,9 @@ def test_every_op_s_record_names_all_its_parts(op):
         assert f"\n  {name} " in text
     for param in op.params:
         assert str(param.init) in text
-    assert all(len(line) <= 100 for line in text.splitlines()
-               if not line.startswith("  ") or "  " in line.strip())
+    # The tables fit 100 columns (the rules are the op author's own layout).
+    tables = text[text.index("\ninputs\n"):]
+    assert all(len(line) <= 100 for line in tables.splitlines()), op.name
 
 
 def test_a_not_differentiated_input_says_so(capsys):
