@@ -201,7 +201,8 @@ def _metric(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
-Metric = Annotated[MetricSpec, BeforeValidator(_metric)]
+Metric = Annotated[MetricSpec, BeforeValidator(
+    _metric, json_schema_input_type=Union[Literal[METRICS], MetricSpec])]  # type: ignore[valid-type]
 
 
 class EarlyStoppingSpec(Model):

@@ -15,7 +15,8 @@ from typing import Sequence
 
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
 from .inference import command_evaluate, command_predict
-from .info import command_ops, command_validate, schema_text
+from .info import COMMANDS as INFO_COMMANDS, add_commands as add_info_commands
+from .info import run_command as run_info_command, schema_text
 from .output import STDOUT
 from .training import command_run
 
@@ -137,23 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "mae/rmse/r2 when it names none) of SPEC with WEIGHTS on the test "
                         "section or --data FILE.")
 
-    validate = commands.add_parser("validate", parents=[plugins], help="check specs without running them",
-                                   description="Check each SPEC (document, ops, graph, "
-                                   "shapes, data) and print every problem as "
-                                   "FILE:LINE:COL: node 'ID' (OP): message.")
-    validate.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to check")
-    validate.add_argument("--confine", metavar="DIR", type=Path,
-                          help="refuse data paths that leave DIR (absolute paths, '..', "
-                          "symlinks): for specs you did not write")
-
-    ops = commands.add_parser("ops", parents=[plugins], help="list the registered ops",
-                              description="List the registered ops, or print their full "
-                              "reference (docs/ops.md) with --markdown.")
-    ops.add_argument("--markdown", action="store_true", help="the full reference in Markdown")
-
-    commands.add_parser("schema", help="print the JSON Schema of the spec format",
-                        description="Print the JSON Schema of the spec document (for editors "
-                        "and outside tools; schema/spec.schema.json holds the same).")
+    add_info_commands(commands, plugins)
     return parser
 
 
@@ -175,12 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_predict(args, sys.stdout)
         if args.command == "evaluate":
             return command_evaluate(args, sys.stdout)
-        if args.command == "ops":
-            return command_ops(args, sys.stdout)
-        if args.command == "schema":
-            print(schema_text(), end="")
-            return ExitCode.OK
-        return command_validate(args, sys.stdout, sys.stderr)
+        if args.command in INFO_COMMANDS:
+            return run_info_command(args, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED

@@ -28,9 +28,9 @@ def _type_name(annotation: Any) -> str:
     if origin is typing.Annotated:
         return _type_name(args[0])
     if origin is typing.Literal:
-        return " \\| ".join(repr(a) for a in args)
+        return " | ".join(repr(a) for a in args)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return " \\| ".join("null" if a is type(None) else _type_name(a) for a in args)
+        return " | ".join("null" if a is type(None) else _type_name(a) for a in args)
     if origin in (list, tuple):
         inner = ", ".join(_type_name(a) for a in args if a is not Ellipsis)
         return f"{origin.__name__}[{inner}]"
@@ -39,19 +39,22 @@ def _type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
-def _field_type(field: Any) -> str:
+def field_type(field: Any) -> str:
+    """An attr's type as a spec writes it: `int`, `int | null`, `'sum' | 'mean'`."""
     from ..core.fieldtypes import int_to_pair
 
     if any(getattr(m, "func", None) is int_to_pair for m in field.metadata):
         # Sizes: an int, or a [height, width] pair (null where the field allows it).
         nullable = type(None) in typing.get_args(field.annotation)
-        return "int \\| [int, int]" + (" \\| null" if nullable else "")
+        return "int | [int, int]" + (" | null" if nullable else "")
     return _type_name(field.annotation)
 
 
-def _default(field: Any) -> str:
+def default_value(field: Any) -> str | None:
+    """An attr's default as a spec would write it (`true`, `[1, 1]`, `null`); None when the
+    attr is required."""
     if field.default is PydanticUndefined and field.default_factory is None:
-        return "required"
+        return None
     value = field.default if field.default_factory is None else field.default_factory()
     if value is None:
         return "null"
@@ -59,7 +62,14 @@ def _default(field: Any) -> str:
         value = list(value)
     if isinstance(value, bool):
         value = str(value).lower()
-    return f"`{value}`"
+    return f"{value}"
+
+
+def _default(field: Any) -> str:
+    value = default_value(field)
+    if value is None:
+        return "required"
+    return "null" if value == "null" else f"`{value}`"
 
 
 def summary(op: Op) -> str:
@@ -67,15 +77,25 @@ def summary(op: Op) -> str:
     return " ".join(inspect.cleandoc(op.doc).split("\n\n")[0].split())
 
 
+def rules(op: Op) -> str:
+    """The docstring after its first paragraph: the forward and gradient formulas and the
+    shape rule, as the op's author laid them out."""
+    return inspect.cleandoc(op.doc).partition("\n\n")[2].strip()
+
+
+def input_kind(arg: Any) -> str:
+    return {"float": "float", "int": "integer", "any": "float or integer"}[arg.kind]
+
+
 def op_markdown(op: Op) -> str:
-    _, _, body = inspect.cleandoc(op.doc).partition("\n\n")
+    body = rules(op)
     lines = [f"## `{op.name}`", "", summary(op), ""]
-    if body.strip():
-        lines += ["```", body.strip(), "```", ""]
+    if body:
+        lines += ["```", body, "```", ""]
     if op.inputs:
         described = []
         for arg in op.inputs:
-            kind = {"float": "float", "int": "integer", "any": "float or integer"}[arg.kind]
+            kind = input_kind(arg)
             note = "" if arg.differentiable else ", not differentiated"
             many = ", one or more" if arg.variadic else ""
             described.append(f"`{arg.name}` ({kind}{note}{many})")
@@ -86,7 +106,8 @@ def op_markdown(op: Op) -> str:
     if fields:
         lines += ["| attr | type | default | meaning |", "|---|---|---|---|"]
         for name, field in fields.items():
-            lines.append(f"| `{name}` | {_field_type(field)} | {_default(field)} | "
+            kind = field_type(field).replace("|", "\\|")
+            lines.append(f"| `{name}` | {kind} | {_default(field)} | "
                          f"{field.description or ''} |")
         lines.append("")
     if op.params:

@@ -159,7 +159,8 @@ class LayerNormAttrs(Attrs):
     elementwise_affine: bool = Field(True, description="Whether to learn gamma and beta of "
                                      "normalized_shape.")
 
-    @field_validator("normalized_shape", mode="before")
+    @field_validator("normalized_shape", mode="before",
+                     json_schema_input_type=Size | Annotated[list[Size], Field(min_length=1)])
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         # An int means the last axis alone (PyTorch's shorthand). Checked here rather than

@@ -19,6 +19,7 @@ import yaml
 
 from ..core.errors import Problem, SpecError
 from .positions import SequencePositions
+from .yaml_errors import explain
 from .source import MAX_ALIAS_VALUES, MAX_DEPTH, IntegerTooLong, SourceMap
 from .yaml_scalars import STD, resolve_item, resolve_tagged
 
@@ -220,10 +221,7 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
     except IntegerTooLong as exc:
         raise fail(str(exc), _mark(event)) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = (mark.line + 1, mark.column + 1) if mark is not None else None
-        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise fail(f"YAML syntax error: {message}", where) from None
+        raise fail(*explain(text, exc)) from None
     except yaml.YAMLError as exc:
         raise fail(f"YAML error: {exc}", None) from None
     finally:
