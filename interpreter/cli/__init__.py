@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
+from . import graph
 from .inference import command_evaluate, command_predict
 from .info import command_ops, command_validate, schema_text
 from .output import STDOUT
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the JSON Schema of the spec format",
                         description="Print the JSON Schema of the spec document (for editors "
                         "and outside tools; schema/spec.schema.json holds the same).")
+    graph.add_parser(commands, [plugins])
     return parser
 
 
@@ -175,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_predict(args, sys.stdout)
         if args.command == "evaluate":
             return command_evaluate(args, sys.stdout)
+        if args.command == "graph":
+            return graph.command_graph(args, sys.stdout)
         if args.command == "ops":
             return command_ops(args, sys.stdout)
         if args.command == "schema":
