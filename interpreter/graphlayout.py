@@ -80,7 +80,7 @@ def _order(layers: list[list[Hashable]], above: dict, below: dict, sweeps: int) 
     layers[:] = best
 
 
-def _place(targets: list[float], gaps: list[float]) -> list[float]:
+def place_in_order(targets: list[float], gaps: list[float]) -> list[float]:
     """Positions as close as possible (least squares) to `targets`, in order, each at least
     `gaps[i]` after the one before: pool adjacent violators over the offsets."""
     offsets = [0.0]
@@ -142,7 +142,7 @@ def layered_layout(sizes: dict[str, tuple[float, float]], edges: list[tuple[str,
             targets = [sum(x[n] for n in neighbours[item]) / len(neighbours[item])
                        if neighbours[item] else x[item] for item in layer]
             gaps = [(width_of[a] + width_of[b]) / 2 + box_gap for a, b in zip(layer, layer[1:])]
-            for item, position in zip(layer, _place(targets, gaps)):
+            for item, position in zip(layer, place_in_order(targets, gaps)):
                 x[item] = position
 
     left = min((x[item] - width_of[item] / 2 for item in x), default=0.0)
