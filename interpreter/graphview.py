@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .core.dims import format_shape
@@ -192,24 +193,30 @@ def dot_text(drawing: Drawing) -> str:
     return "\n".join(lines) + "\n"
 
 
-GRAPHVIZ_HELP = ("install Graphviz, which provides it: apt install graphviz (Debian, "
-                 "Ubuntu), brew install graphviz (macOS), conda install graphviz, or see "
-                 "https://graphviz.org/download/; or write -o FILE.dot (plain DOT text) or "
-                 "-o FILE.html (a self-contained view that needs no other program)")
+def graphviz_missing(target: Path) -> str:
+    """What to do when `dot` is not installed: how to get it, and what works without it."""
+    return (f"drawing {target} needs Graphviz's 'dot' program, which is not on PATH; "
+            "get Graphviz:\n"
+            "  apt install graphviz      (Debian, Ubuntu)\n"
+            "  brew install graphviz     (macOS)\n"
+            "  conda install graphviz    (conda, any system)\n"
+            "  or see https://graphviz.org/download/\n"
+            f"or draw without it: -o {target.with_suffix('.dot')} (DOT text) or "
+            f"-o {target.with_suffix('.html')} (a self-contained page that needs nothing)")
 
 
-def render_with_graphviz(text: str, fmt: str, timeout: float = 60.0) -> bytes:
-    """DOT text drawn by Graphviz's `dot` as `fmt` (svg or png)."""
+def render_with_graphviz(text: str, target: Path, timeout: float = 60.0) -> bytes:
+    """DOT text drawn by Graphviz's `dot` in the format `target`'s suffix names (svg, png)."""
     program = shutil.which("dot")
     if program is None:
-        raise InterpreterError(f"drawing .{fmt} needs Graphviz's 'dot' program, which is not "
-                               f"on PATH; {GRAPHVIZ_HELP}")
+        raise InterpreterError(graphviz_missing(target))
+    fmt = target.suffix.lower().lstrip(".")
     try:
         done = subprocess.run([program, f"-T{fmt}"], input=text.encode(), capture_output=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise InterpreterError(f"Graphviz's dot took more than {timeout:g} s to draw the "
-                               "graph; write -o FILE.html instead") from None
+                               f"graph; write -o {target.with_suffix('.html')} instead") from None
     except OSError as exc:
         raise InterpreterError(f"cannot run {program}: {exc.strerror or exc}") from None
     if done.returncode != 0 or not done.stdout:

@@ -55,7 +55,7 @@ def command_graph(args: argparse.Namespace, out: TextIO) -> int:
     elif suffix in (".html", ".htm"):
         content = html_page(drawing).encode()
     else:
-        content = render_with_graphviz(dot_text(drawing), suffix[1:])
+        content = render_with_graphviz(dot_text(drawing), path)
     write_atomically(path, lambda stream: stream.write(content))
     nodes = sum(1 for box in drawing.boxes if box.key == box.title and box.kind != "input")
     arrows = sum(1 for arrow in drawing.arrows if arrow.kind == "data")
