@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
+from . import graph
 from .inference import command_evaluate, command_predict
 from .info import COMMANDS as INFO_COMMANDS, add_commands as add_info_commands
 from .info import run_command as run_info_command, schema_text
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "section or --data FILE.")
 
     add_info_commands(commands, plugins)
+    graph.add_parser(commands, [plugins])
     return parser
 
 
@@ -162,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_evaluate(args, sys.stdout)
         if args.command in INFO_COMMANDS:
             return run_info_command(args, sys.stdout, sys.stderr)
+        if args.command == "graph":
+            return graph.command_graph(args, sys.stdout)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
