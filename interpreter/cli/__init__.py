@@ -16,6 +16,7 @@ from typing import Sequence
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
 from .inference import command_evaluate, command_predict
 from .info import command_ops, command_validate, schema_text
+from . import trace
 from .output import STDOUT
 from .training import command_run
 
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "reference (docs/ops.md) with --markdown.")
     ops.add_argument("--markdown", action="store_true", help="the full reference in Markdown")
 
+    trace.add_parser(commands, [plugins])
     commands.add_parser("schema", help="print the JSON Schema of the spec format",
                         description="Print the JSON Schema of the spec document (for editors "
                         "and outside tools; schema/spec.schema.json holds the same).")
@@ -177,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_evaluate(args, sys.stdout)
         if args.command == "ops":
             return command_ops(args, sys.stdout)
+        if args.command == "trace":
+            return trace.command_trace(args, sys.stdout)
         if args.command == "schema":
             print(schema_text(), end="")
             return ExitCode.OK
