@@ -16,7 +16,7 @@ from typing import Sequence
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
 from .inference import command_evaluate, command_predict
 from .info import command_ops, command_validate, schema_text
-from . import trace
+from . import gradcheck, trace
 from .output import STDOUT
 from .training import command_run
 
@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument("--markdown", action="store_true", help="the full reference in Markdown")
 
     trace.add_parser(commands, [plugins])
+    gradcheck.add_parser(commands, [plugins])
     commands.add_parser("schema", help="print the JSON Schema of the spec format",
                         description="Print the JSON Schema of the spec document (for editors "
                         "and outside tools; schema/spec.schema.json holds the same).")
@@ -181,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_ops(args, sys.stdout)
         if args.command == "trace":
             return trace.command_trace(args, sys.stdout)
+        if args.command == "gradcheck":
+            return gradcheck.command_gradcheck(args, sys.stdout)
         if args.command == "schema":
             print(schema_text(), end="")
             return ExitCode.OK
