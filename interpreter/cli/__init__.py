@@ -16,7 +16,7 @@ from typing import Sequence
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
 from .inference import command_evaluate, command_predict
 from .info import command_ops, command_validate, schema_text
-from . import gradcheck, trace
+from . import gradcheck, summary, trace
 from .output import STDOUT
 from .training import command_run
 
@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     trace.add_parser(commands, [plugins])
     gradcheck.add_parser(commands, [plugins])
+    summary.add_parser(commands, [plugins])
     commands.add_parser("schema", help="print the JSON Schema of the spec format",
                         description="Print the JSON Schema of the spec document (for editors "
                         "and outside tools; schema/spec.schema.json holds the same).")
@@ -184,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return trace.command_trace(args, sys.stdout)
         if args.command == "gradcheck":
             return gradcheck.command_gradcheck(args, sys.stdout)
+        if args.command == "summary":
+            return summary.command_summary(args, sys.stdout)
         if args.command == "schema":
             print(schema_text(), end="")
             return ExitCode.OK
