@@ -118,7 +118,9 @@ class Op:
     inputs: tuple[Arg, ...]
     shape: ShapeRule
     forward: ForwardRule
-    vjp: VjpRule
+    # None for a forward-only op: fine for inference; validation refuses to train a spec
+    # whose gradient would have to pass through it.
+    vjp: VjpRule | None = None
     attrs: type[Attrs] = NoAttrs
     params: tuple[ParamDef, ...] = ()
     state: tuple[StateDef, ...] = ()
@@ -175,7 +177,7 @@ def register_op(op: Op) -> Op:
     if not (isinstance(op.attrs, type) and issubclass(op.attrs, BaseModel)):
         raise RegistrationError(f"op '{op.name}': attrs must be a pydantic model class")
     for rule in ("shape", "forward", "vjp"):
-        if not callable(getattr(op, rule)):
+        if not callable(getattr(op, rule)) and not (rule == "vjp" and op.vjp is None):
             raise RegistrationError(f"op '{op.name}': {rule} rule is not callable")
     _REGISTRY[op.name] = op
     return op
