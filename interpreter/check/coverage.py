@@ -23,7 +23,7 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
     """The problems of a spec that trains (a train: section and a loss)."""
     if spec.train is None or spec.loss is None or spec.loss not in graph.by_id:
         return []
-    if any(node.op is None for node in graph.order):
+    if any(node.op is None or node.attrs is None for node in graph.order):
         return []  # a broken node is reported already; its flow is unknowable
     needed = {spec.loss} | graph.ancestors(spec.loss)
     order = [node for node in graph.order if node.id in needed]

@@ -12,7 +12,9 @@ keep, and `needs[i]` says whether input i's gradient is wanted (data and labels 
 one, so no work is spent on them). Each input gradient must have exactly its input's shape
 and dtype (a 0-d result may be a numpy scalar, as numpy's arithmetic gives); `unbroadcast`
 is the one helper for undoing numpy broadcasting. Rules never write into their inputs, their
-parameters or `g`: those arrays are shared with other nodes.
+parameters or `g`: those arrays are shared with other nodes. A forward-only op has
+`vjp=None`: it can run inference, and validation refuses to train a spec whose gradient must
+pass through it.
 """
 from __future__ import annotations
 
