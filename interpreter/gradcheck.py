@@ -77,6 +77,8 @@ def check_contract(case: Case) -> None:
     assert out.shape == case.out_shape, (f"{name}: shape rule says {case.out_shape}, forward "
                                          f"gave {out.shape}")
     assert out.dtype == case.dtype, f"{name}: forward turned {case.dtype} into {out.dtype}"
+    if case.op.vjp is None:
+        return  # a forward-only op: nothing more to check
     g = np.random.default_rng(1).normal(size=out.shape).astype(case.dtype)
     needs = tuple(_wants(case))
     gxs, gps = case.op.vjp(case.context(), g, saved, needs)
@@ -155,7 +157,8 @@ def check_op(op: Op, dtype: Any = np.float64) -> None:
         raise AssertionError(f"op '{op.name}' has no samples to check")
     for sample in op.samples:
         check_contract(materialize(op, sample, dtype))
-        check_gradients(materialize(op, sample, np.float64))
+        if op.vjp is not None:
+            check_gradients(materialize(op, sample, np.float64))
 
 
 def check_network(net: Any, feeds: dict[str, np.ndarray], directions: int = 2,
@@ -191,3 +194,173 @@ def check_network(net: Any, feeds: dict[str, np.ndarray], directions: int = 2,
                 raise AssertionError(f"gradient of '{name}' disagrees with finite differences: "
                                      f"{exact:.10g} vs {numeric:.10g}")
     return worst
+
+
+# ----- a whole spec, tensor by tensor and node by node (the `gradcheck` command) -------------
+
+
+@dataclass
+class TensorCheck:
+    """One parameter's or graph input's gradient against directional finite differences."""
+
+    name: str
+    kind: str  # "parameter" | "input"
+    nodes: list[str]  # the node owning the parameter, or the nodes reading the input
+    error: float  # the largest relative error over the directions
+    ok: bool
+    exact: float = 0.0  # at the worst direction: the gradient's directional derivative
+    numeric: float = 0.0  # ... and the finite difference
+
+
+@dataclass
+class NodeCheck:
+    """One node's vjp against finite differences of its own forward, at the values the
+    network fed it."""
+
+    node: str
+    op: str
+    error: float
+    failures: list[str]  # what disagrees, one sentence each
+    # Whether the op declares points where its derivative is undefined (relu at 0, max
+    # ties): moving its inputs alone may cross one, so a disagreement there is not proof.
+    kinks: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def float64_network(path: Any, weights: Any = None) -> Any:
+    """The spec at `path` loaded in float64 (float32 inputs too), with `weights` (a file
+    written for the spec as it is) copied in when given."""
+    from .api import build, load
+    from .read.reader import read_file
+
+    data, source = read_file(path)
+    if isinstance(data, dict):
+        data["dtype"] = "float64"
+        for decl in (data.get("inputs") or {}).values():
+            if isinstance(decl, dict) and decl.get("dtype") == "float32":
+                decl["dtype"] = "float64"
+    net = build(data, source)
+    if weights is not None:
+        original = load(path, data=False)
+        original.load_weights(weights)
+        for name, array in {**original.params, **original.state}.items():
+            target = net.params[name] if name in net.params else net.state[name]
+            target[...] = array
+    return net
+
+
+def _relative(error: float, numeric: float, atol: float, rtol: float) -> float:
+    # Relative to the finite difference, but never to less than atol/rtol: a gradient of
+    # zero (a dead unit) is then judged by the absolute tolerance, as the pass test is.
+    return error / max(abs(numeric), atol / rtol)
+
+
+def check_network_tensors(net: Any, feeds: dict[str, np.ndarray], directions: int = 2,
+                          eps: float = 1e-6, rtol: float = 1e-6, atol: float = 1e-9,
+                          seed: int = 0) -> list[TensorCheck]:
+    """`check_network`'s comparison, one result per parameter and per float graph input
+    that receives a gradient, none stopping at the first failure."""
+    rng = np.random.default_rng(seed)
+    feeds = {name: np.array(array, copy=True) for name, array in feeds.items()}
+
+    def loss() -> float:
+        net.reseed(seed)  # random ops draw the same mask in every evaluation
+        return float(net.forward(feeds)[net.loss])
+
+    loss()
+    grads = net.backward(inputs=True)
+    owners = {info.name: info.node for info in net.plan.param_infos}
+    readers: dict[str, list[str]] = {}
+    for step in net.plan.steps:
+        for slot in step.ins:
+            readers.setdefault(net.plan.slots[slot], []).append(step.node)
+    results = []
+    for name, grad in grads.items():
+        is_param = name in net.params
+        target = net.params[name] if is_param else feeds[name]
+        check = TensorCheck(name, "parameter" if is_param else "input",
+                            [owners[name]] if is_param else readers.get(name, []), 0.0, True)
+        for _ in range(directions):
+            v = rng.normal(size=target.shape)
+            original = target.copy()
+            target += eps * v
+            up = loss()
+            target[...] = original - eps * v
+            down = loss()
+            target[...] = original
+            numeric = (up - down) / (2 * eps)
+            exact = float(np.vdot(grad, v))
+            error = abs(exact - numeric)
+            relative = _relative(error, numeric, atol, rtol)
+            if relative >= check.error:
+                check.error, check.exact, check.numeric = relative, exact, numeric
+            if error > atol + rtol * abs(numeric):
+                check.ok = False
+        results.append(check)
+    return results
+
+
+def check_nodes(net: Any, feeds: dict[str, np.ndarray], eps: float = 1e-6,
+                rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0) -> list[NodeCheck]:
+    """Each node of a training step on its own: its vjp against central differences of its
+    forward at the inputs and parameters the network gave it (one random direction per
+    input and parameter). A wrong vjp shows here at the node that has it, not only in the
+    tensors upstream of it."""
+    from .run.trace import trace_step
+
+    plan = net.plan
+    state = {name: array.copy() for name, array in net.state.items()}
+    rng_state = plan.rng.bit_generator.state
+    try:
+        trace = trace_step(net, {name: feeds[name] for name in net.training_inputs()})
+    finally:
+        for name, array in state.items():
+            net.state[name][...] = array
+    rng = np.random.default_rng(seed)
+    results = []
+    for record in trace.forward:
+        step = record.step
+        xs, ps = list(record.inputs), list(record.params)
+        needs = tuple(differentiable and x.dtype.kind == "f"
+                      for differentiable, x in zip(step.differentiable, xs))
+
+        def run(xs: list[np.ndarray], ps: list[np.ndarray], step: Any = step) -> Any:
+            # The same random draws (a dropout mask) and state in every evaluation.
+            plan.rng.bit_generator.state = rng_state
+            kept = {name: array.copy() for name, array in step.ctx.state.items()}
+            try:
+                return step.op.forward(step.ctx, xs, ps)
+            finally:
+                for name, array in kept.items():
+                    step.ctx.state[name][...] = array
+
+        out, saved = run(xs, ps)
+        g = rng.normal(size=np.shape(out))
+        input_grads, param_grads = step.op.vjp(step.ctx, g, saved, needs)
+        smooth = step.op.kinks.strip().lower().startswith("none")
+        check = NodeCheck(step.node, step.op.name, 0.0, [], kinks=not smooth)
+        targets = [(f"input {step.op.arg_name(i)}", "x", i, input_grads[i])
+                   for i, need in enumerate(needs) if need]
+        names = [d.name or "P" for d in step.op.active_params(step.ctx.attrs)]
+        targets += [(f"parameter {names[k]}", "p", k, param_grads[k]) for k in range(len(ps))]
+        for what, kind, index, grad in targets:
+            base = (xs if kind == "x" else ps)[index]
+            v = rng.normal(size=base.shape)
+            moved = []
+            for sign in (1, -1):
+                changed_xs, changed_ps = list(xs), list(ps)
+                (changed_xs if kind == "x" else changed_ps)[index] = base + sign * eps * v
+                moved.append(run(changed_xs, changed_ps)[0])
+            numeric = float(np.vdot(g, moved[0] - moved[1])) / (2 * eps)
+            exact = float(np.vdot(grad, v))
+            error = abs(exact - numeric)
+            check.error = max(check.error, _relative(error, numeric, atol, rtol))
+            if error > atol + rtol * abs(numeric):
+                check.failures.append(f"gradient of {what}: vjp gives {exact:.10g}, finite "
+                                      f"differences {numeric:.10g}")
+        results.append(check)
+    plan.rng.bit_generator.state = rng_state
+    return results

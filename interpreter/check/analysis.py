@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.errors import Problem, SpecError
 from ..read.source import SourceMap
+from .coverage import check_gradient_coverage
 from .data import Datasets, batch_sizes, check_batching, concrete_shapes, read_datasets
 from .document import Spec
 from .feeds import FeedChecker
@@ -54,6 +55,7 @@ def analyse(data: Any, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES, *,
     types = infer(spec, graph, source, max_bytes)
     problems += types.problems
     problems += check_training_section(spec, source, graph, types)
+    problems += check_gradient_coverage(spec, source, graph, types)
     datasets = Datasets()
     if with_data and (spec.train is not None or spec.validation is not None
                       or spec.test is not None):

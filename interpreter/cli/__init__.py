@@ -18,6 +18,7 @@ from . import graph
 from .inference import command_evaluate, command_predict
 from .info import COMMANDS as INFO_COMMANDS, add_commands as add_info_commands
 from .info import run_command as run_info_command, schema_text
+from . import gradcheck, summary, trace
 from .output import STDOUT
 from .training import command_run
 
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_info_commands(commands, plugins)
     graph.add_parser(commands, [plugins])
+    trace.add_parser(commands, [plugins])
+    gradcheck.add_parser(commands, [plugins])
+    summary.add_parser(commands, [plugins])
     return parser
 
 
@@ -166,6 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_info_command(args, sys.stdout, sys.stderr)
         if args.command == "graph":
             return graph.command_graph(args, sys.stdout)
+        if args.command == "trace":
+            return trace.command_trace(args, sys.stdout)
+        if args.command == "gradcheck":
+            return gradcheck.command_gradcheck(args, sys.stdout)
+        if args.command == "summary":
+            return summary.command_summary(args, sys.stdout)
+        raise InternalError(f"no handler for the command {args.command!r}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED

@@ -12,7 +12,9 @@ keep, and `needs[i]` says whether input i's gradient is wanted (data and labels 
 one, so no work is spent on them). Each input gradient must have exactly its input's shape
 and dtype (a 0-d result may be a numpy scalar, as numpy's arithmetic gives); `unbroadcast`
 is the one helper for undoing numpy broadcasting. Rules never write into their inputs, their
-parameters or `g`: those arrays are shared with other nodes.
+parameters or `g`: those arrays are shared with other nodes. A forward-only op has
+`vjp=None`: it can run inference, and validation refuses to train a spec whose gradient must
+pass through it.
 """
 from __future__ import annotations
 
@@ -118,7 +120,9 @@ class Op:
     inputs: tuple[Arg, ...]
     shape: ShapeRule
     forward: ForwardRule
-    vjp: VjpRule
+    # None for a forward-only op: fine for inference; validation refuses to train a spec
+    # whose gradient would have to pass through it.
+    vjp: VjpRule | None = None
     attrs: type[Attrs] = NoAttrs
     params: tuple[ParamDef, ...] = ()
     state: tuple[StateDef, ...] = ()
@@ -175,7 +179,7 @@ def register_op(op: Op) -> Op:
     if not (isinstance(op.attrs, type) and issubclass(op.attrs, BaseModel)):
         raise RegistrationError(f"op '{op.name}': attrs must be a pydantic model class")
     for rule in ("shape", "forward", "vjp"):
-        if not callable(getattr(op, rule)):
+        if not callable(getattr(op, rule)) and not (rule == "vjp" and op.vjp is None):
             raise RegistrationError(f"op '{op.name}': {rule} rule is not callable")
     _REGISTRY[op.name] = op
     return op

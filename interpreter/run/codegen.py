@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..core.errors import InternalError, ShapeError
-from .plan import Flow, Plan, Step
+from .plan import Flow, Plan, Step, require_vjps
 
 Function = Callable[..., Any]
 
@@ -268,6 +268,7 @@ def compile_backward(plan: Plan, flow: Flow, saved: Sequence[int], check: Any = 
     in order (zeros for those the loss does not reach), then the input gradients; it empties
     the list, so that each saved value is freed once its step is done.
     """
+    require_vjps(flow)
     emit = Emitter("backward")
     _bind_steps(emit, plan, [step for step, _ in flow.steps])
     loss = plan.loss_slot
@@ -311,6 +312,7 @@ def compile_train_step(plan: Plan, flow: Flow, seed: Any, update: Callable[[int,
     Updating during backward is safe: a tensor's gradient is final once the last of its
     users (in reverse order) has run, and no step that runs after that reads it.
     """
+    require_vjps(flow)
     emit = Emitter("train")
     steps = plan.steps_for([plan.loss_slot])
     _bind_steps(emit, plan, steps)

@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 
 from ..check.analysis import Analysis
-from ..core.errors import InternalError
+from ..core.errors import FeedError, InternalError
 from ..ops.registry import Context, Op
 from .parameters import Parameters, ParamInfo, declare_parameters, initialize, reseed
 
@@ -153,6 +153,16 @@ class Plan:
             receives.update(slot for slot, need in zip(step.ins, step_needs) if need)
         inputs = tuple(sorted(slot for slot in wanted if slot in receives))
         return Flow(tuple(chosen), frozenset(receives), inputs, tuple(sorted(params)))
+
+
+def require_vjps(flow: Flow) -> None:
+    """Refuse a backward pass through a forward-only op (one registered without a vjp);
+    validation refuses such a spec's training already, this covers `net.backward()`."""
+    for step, _ in flow.steps:
+        if step.op.vjp is None:
+            raise FeedError(f"node '{step.node}' ({step.op.name}): op '{step.op.name}' has no "
+                            "vjp (it was registered without a gradient rule), but the "
+                            "gradient must pass through this node", node=step.node)
 
 
 def build_plan(analysis: Analysis, seed: int) -> Plan:

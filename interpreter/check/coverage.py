@@ -1,0 +1,80 @@
+"""Gradient coverage: every node training would need a gradient from, able to give it.
+
+This mirrors the plan's gradient flow (`run/plan.py`, `Plan.flow`) on the checked graph:
+a value requires a gradient when a parameter lies behind it through differentiable
+arguments; a node runs in backward when its output receives a gradient from the loss and
+something behind it requires one. Such a node's op must have a vjp. And a parameter that
+the loss depends on but that receives no gradient, because a float argument declared
+non-differentiable lies on its only path, would silently never train: that is reported
+too, at the node with that argument. Ops whose every argument is non-differentiable
+(stop_gradient) exist to block gradients, and are left alone.
+"""
+from __future__ import annotations
+
+from ..core.errors import Problem
+from ..read.source import SourceMap
+from .document import Spec
+from .graph import Graph
+from .inference import Types
+
+
+def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: Types
+                            ) -> list[Problem]:
+    """The problems of a spec that trains (a train: section and a loss)."""
+    if spec.train is None or spec.loss is None or spec.loss not in graph.by_id:
+        return []
+    if any(node.op is None or node.attrs is None for node in graph.order):
+        return []  # a broken node is reported already; its flow is unknowable
+    needed = {spec.loss} | graph.ancestors(spec.loss)
+    order = [node for node in graph.order if node.id in needed]
+    requires: set[str] = set()
+    behind: dict[str, set[str]] = {}  # value -> the nodes with parameters behind it
+    for node in order:
+        op = node.op
+        assert op is not None
+        has_params = bool(op.active_params(node.attrs))
+        reached = {node.id} if has_params else set()
+        for position, ref in enumerate(node.spec.inputs):
+            reached |= behind.get(ref, set())
+            if ref in requires and op.arg(position).differentiable:
+                requires.add(node.id)
+        behind[node.id] = reached
+        if has_params:
+            requires.add(node.id)
+    receives = {spec.loss}
+    problems = []
+    trained: set[str] = set()
+    for node in reversed(order):
+        op = node.op
+        assert op is not None
+        has_params = bool(op.active_params(node.attrs))
+        needs = [ref in requires and op.arg(position).differentiable
+                 for position, ref in enumerate(node.spec.inputs)]
+        if node.id not in receives or not (has_params or any(needs)):
+            continue
+        if op.vjp is None:
+            problems.append(source.problem(node.path, f"op '{op.name}' has no vjp (it was "
+                                           "registered without a gradient rule), but "
+                                           "training needs the gradient through this node",
+                                           node=node.id, op=op.name))
+        if has_params:
+            trained.add(node.id)
+        receives.update(ref for ref, need in zip(node.spec.inputs, needs) if need)
+    for node in order:
+        op = node.op
+        assert op is not None
+        if node.id not in receives or all(not arg.differentiable for arg in op.inputs):
+            continue
+        for position, ref in enumerate(node.spec.inputs):
+            value = types.values.get(ref)
+            if op.arg(position).differentiable or value is None or value.dtype.kind != "f":
+                continue
+            starved = sorted(behind.get(ref, set()) - trained)
+            if starved:
+                problems.append(source.problem(
+                    node.path + ("inputs", position),
+                    f"argument {op.arg_name(position)} of op '{op.name}' is not "
+                    f"differentiable, so the parameters of "
+                    + ", ".join(f"'{n}'" for n in starved)
+                    + " behind it never receive a gradient", node=node.id, op=op.name))
+    return problems
