@@ -403,8 +403,7 @@ def test_an_output_that_cannot_be_written_fails_before_any_work(tmp_path, capsys
 
 
 def test_the_documented_dot_excerpt_is_real_output():
-    # docs/inspect-draft-graph.md is merged into README.md: then point this test there.
-    text = (ROOT / "docs" / "inspect-draft-graph.md").read_text()
+    text = (ROOT / "README.md").read_text()
     block = text.split("```dot\n", 1)[1].split("```", 1)[0]
     real = dot_text(build_drawing(interpreter.load(XOR, data=False))).splitlines()
     shown = [line for line in block.splitlines() if line != "  ..."]

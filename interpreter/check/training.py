@@ -54,7 +54,7 @@ def check_training_section(spec: Spec, source: SourceMap, graph: Graph, types: T
             problems.append(source.problem(
                 ("train", "early_stopping", "monitor"),
                 f"early_stopping.monitor: '{stopping.monitor}' is not a number this run "
-                "records" + suggest(stopping.monitor, keys) + f"; it records "
+                "records" + suggest(stopping.monitor, keys) + "; it records "
                 + ", ".join(keys) + hint))
     return problems
 
