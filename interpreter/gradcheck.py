@@ -167,33 +167,12 @@ def check_network(net: Any, feeds: dict[str, np.ndarray], directions: int = 2,
     """Directional finite differences of a whole network's loss, for every parameter and
     every float input that reaches the loss; best run on a float64 network. Returns the
     largest relative error; raises AssertionError naming the tensor that disagrees."""
-    rng = np.random.default_rng(seed)
-
-    def loss() -> float:
-        net.reseed(seed)  # random ops draw the same mask in every evaluation
-        return float(net.forward(feeds)[net.loss])
-
-    loss()
-    grads = net.backward(inputs=True)
-    worst = 0.0
-    for name, grad in grads.items():
-        target = net.params[name] if name in net.params else feeds[name]
-        for _ in range(directions):
-            v = rng.normal(size=target.shape)
-            original = target.copy()
-            target += eps * v
-            up = loss()
-            target[...] = original - eps * v
-            down = loss()
-            target[...] = original
-            numeric = (up - down) / (2 * eps)
-            exact = float(np.vdot(grad, v))
-            error = abs(exact - numeric)
-            worst = max(worst, error / max(abs(numeric), 1e-12))
-            if error > atol + rtol * abs(numeric):
-                raise AssertionError(f"gradient of '{name}' disagrees with finite differences: "
-                                     f"{exact:.10g} vs {numeric:.10g}")
-    return worst
+    checks = check_network_tensors(net, feeds, directions, eps, rtol, atol, seed)
+    for check in checks:
+        if not check.ok:
+            raise AssertionError(f"gradient of '{check.name}' disagrees with finite "
+                                 f"differences: {check.exact:.10g} vs {check.numeric:.10g}")
+    return max((check.error for check in checks), default=0.0)
 
 
 # ----- a whole spec, tensor by tensor and node by node (the `gradcheck` command) -------------

@@ -7,7 +7,6 @@ plugin); 2 usage error; 3 training stopped on non-finite numbers; 4 internal err
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Sequence
 
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
 from . import graph
+from .arguments import positive_float, whole_number
 from .inference import command_evaluate, command_predict
 from .info import COMMANDS as INFO_COMMANDS, add_commands as add_info_commands
 from .info import run_command as run_info_command, schema_text
@@ -23,31 +23,6 @@ from .output import STDOUT
 from .training import command_run
 
 __all__ = ["build_parser", "main", "schema_text"]
-
-
-def _whole_number(minimum: int):
-    """An argparse type: an int of at least `minimum` (argparse turns errors into exit 2)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
 
 
 def _prog() -> str:
@@ -89,15 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("spec", metavar="SPEC", help="a .yaml, .yml or .json spec file")
     run.add_argument("--data", metavar="FILE", type=Path,
                      help="train on this .npz, .npy or .csv file instead of train.data")
-    run.add_argument("--epochs", type=_whole_number(0),
+    run.add_argument("--epochs", type=whole_number(0),
                      help="override train.epochs (with --resume: the total, counting the "
                      "epochs already done)")
-    run.add_argument("--lr", type=_positive_float, help="override the optimizer's lr")
-    run.add_argument("--seed", type=_whole_number(0),
+    run.add_argument("--lr", type=positive_float, help="override the optimizer's lr")
+    run.add_argument("--seed", type=whole_number(0),
                      help="override train.seed (initialisation, shuffling, dropout)")
-    run.add_argument("--batch-size", type=_whole_number(1), help="override train.batch_size")
+    run.add_argument("--batch-size", type=whole_number(1), help="override train.batch_size")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
-    run.add_argument("--log-every", metavar="N", type=_whole_number(1),
+    run.add_argument("--log-every", metavar="N", type=whole_number(1),
                      help="a progress line every N epochs (default: every epoch up to 100 "
                      "epochs, else every tenth of the run)")
     run.add_argument("--check", action="store_true",
@@ -108,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save", metavar="PATH", type=Path,
                      help="write a checkpoint here when training ends (.safetensors: weights "
                      "and the whole training state; .npz: weights only)")
-    run.add_argument("--save-every", metavar="N", type=_whole_number(1),
+    run.add_argument("--save-every", metavar="N", type=whole_number(1),
                      help="also write the --save checkpoint every N epochs")
     run.add_argument("--save-best", action="store_true",
                      help="write the --save checkpoint only when the monitored number "

@@ -9,7 +9,8 @@ from typing import Any, TextIO
 
 from ..core.errors import DataError, ExitCode, InterpreterError
 from .output import plural
-from .tensors import Style, whole_number
+from .arguments import whole_number
+from .tensors import Style
 
 ROWS = 4  # few rows keep the finite differences fast and the kinks (relu at 0) rare
 

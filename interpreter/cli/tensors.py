@@ -2,7 +2,6 @@
 colour only on a terminal; argument types they share."""
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any, TextIO
 
@@ -10,21 +9,6 @@ import numpy as np
 
 # Up to this many elements a tensor is printed whole (the founding XOR's are all smaller).
 SMALL = 32
-
-
-def whole_number(minimum: int):
-    """An argparse type: an int of at least `minimum`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
 
 
 def statistics(array: np.ndarray) -> dict[str, float]:

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..core.errors import DataError, ExitCode, InterpreterError
 from .output import STDOUT, plural, write_json
-from .tensors import Style, shape_text, tensor_json, values_text, whole_number
+from .arguments import whole_number
+from .tensors import Style, shape_text, tensor_json, values_text
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
