@@ -162,7 +162,9 @@ class Exporter:
         except CannotLower as exc:
             raise self.problem(step.node, f"cannot export to ONNX: {exc}") from None
         produced = [n for n in b.nodes if result in n.output]
-        if produced:
+        if result == step.node:
+            pass  # already named by the node id (a parameter node's initializer)
+        elif produced:
             # The node's value takes the node's id (what the graph outputs are named).
             for node in b.nodes:
                 node.input[:] = [step.node if name == result else name for name in node.input]

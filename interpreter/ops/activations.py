@@ -101,8 +101,13 @@ def _leaky_relu_derivative(a, x, out):
 
 
 def lower_leaky_relu(b) -> str:
-    # ONNX's LeakyRelu is x < 0 ? alpha x : x; at x = 0 both give 0.
-    return b.node("LeakyRelu", [b.input(0)], alpha=b.attrs.negative_slope)
+    x = b.input(0)
+    if b.dtype == np.float32:
+        # ONNX's LeakyRelu is x < 0 ? alpha x : x; at x = 0 both give 0.
+        return b.node("LeakyRelu", [x], alpha=b.attrs.negative_slope)
+    # ONNX float attributes are float32: a float64 slope goes in as a tensor.
+    return b.node("Where", [b.node("Greater", [x, floats(b, 0.0)]), x,
+                            b.node("Mul", [x, floats(b, b.attrs.negative_slope)])])
 
 
 LEAKY_RELU = register_op(unary_op(
@@ -211,8 +216,10 @@ def gelu_reference(attrs, xs, ps):
 def lower_gelu(b) -> str:
     x = b.input(0)
     approximate = b.attrs.approximate
-    if b.opset >= 20 and (b.dtype == np.float32 or approximate == "tanh"):
+    if b.opset >= 20 and b.dtype == np.float32:
         return b.node("Gelu", [x], approximate=approximate)
+    # Below opset 20, and in float64 (onnxruntime's float64 Gelu is float32-accurate and
+    # it has no float64 Erf), forward's formulas.
     half_x = b.node("Mul", [floats(b, 0.5), x])
     if approximate == "tanh":
         cube = b.node("Mul", [b.node("Mul", [x, x]), x])
@@ -222,7 +229,7 @@ def lower_gelu(b) -> str:
     if b.dtype == np.float32:
         erf = b.node("Erf", [b.node("Mul", [x, floats(b, 1 / math.sqrt(2))])])
         return b.node("Mul", [half_x, b.node("Add", [floats(b, 1.0), erf])])
-    # onnxruntime has no float64 Erf (nor Gelu): Phi through Cody's erfc, as forward does.
+    # Phi through Cody's erfc, as forward does.
     return b.node("Mul", [x, lower_normal_cdf(b, x)])
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from ..core.dims import format_shape, is_known
 from ..core.errors import FeedError, ShapeError
 from .initializers import Init
-from .lowering import floats, reduce
+from .lowering import floats, ints, reduce
 from .registry import Arg, Attrs, Op, ParamDef, StateDef, register_op
 from .samples import Sample, normal
 
@@ -117,9 +117,17 @@ def batch_norm_vjp(ctx, g, saved, needs):
 
 def lower_batch_norm(b) -> str:
     # Eval mode: the running statistics, by their state names (norm1.running_mean).
-    return b.node("BatchNormalization", [b.input(0), b.param("gamma"), b.param("beta"),
-                                         b.state("running_mean"), b.state("running_var")],
-                  epsilon=b.attrs.eps)
+    x, gamma, beta = b.input(0), b.param("gamma"), b.param("beta")
+    mean, var = b.state("running_mean"), b.state("running_var")
+    if b.dtype == np.float32:
+        return b.node("BatchNormalization", [x, gamma, beta, mean, var], epsilon=b.attrs.eps)
+    # ONNX float attributes are float32, so a float64 eps would be rounded: forward's
+    # affine map instead, scale = gamma / sqrt(var + eps), per channel (axis 1).
+    by_channel = ints(b, [-1] + [1] * (len(b.shape(0)) - 2))
+    scale = b.node("Div", [gamma, b.node("Sqrt", [b.node("Add", [var, floats(b, b.attrs.eps)])])])
+    shift = b.node("Sub", [beta, b.node("Mul", [mean, scale])])
+    return b.node("Add", [b.node("Mul", [x, b.node("Reshape", [scale, by_channel])]),
+                          b.node("Reshape", [shift, by_channel])])
 
 
 BATCH_NORM = register_op(Op(

@@ -27,7 +27,8 @@ def parameter_vjp(ctx, g, saved, needs):
 
 
 def lower_parameter(b) -> str:
-    return b.node("Identity", [b.param("")])
+    # The initializer is named by the node id, as the node's value is: it is the value.
+    return b.param("")
 
 
 PARAMETER = register_op(Op(
