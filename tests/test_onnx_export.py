@@ -240,3 +240,61 @@ def test_with_loss_on_a_spec_without_one_is_refused():
             "nodes": [{"id": "r", "op": "relu", "inputs": ["X"]}], "outputs": ["r"]}
     with pytest.raises(interpreter.InterpreterError, match="no loss"):
         to_onnx(interpreter.load(spec), with_loss=True)
+
+
+# ----- the command line ---------------------------------------------------------------------
+
+def test_the_export_command_writes_a_model_of_the_trained_weights(tmp_path, capsys):
+    from interpreter.cli import main
+
+    weights = tmp_path / "cnn.safetensors"
+    assert main(["run", str(SPECS / "cnn.yaml"), "--epochs", "2", "-q", "--save",
+                 str(weights)]) == 0
+    path = tmp_path / "cnn.onnx"
+    assert main(["export", str(SPECS / "cnn.yaml"), "--weights", str(weights), "-o",
+                 str(path), "--opset", "18", "--with-loss"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        f"wrote {path}: opset 18, ")
+    net = interpreter.load(SPECS / "cnn.yaml")
+    interpreter.load_checkpoint(net, weights)
+    data = {k: v[:9] for k, v in net.data.items()}
+    got, want = run(onnx.load(path), data), net.evaluate(data)
+    assert_close(got["logits"], want["logits"], np.float32, "logits")
+    assert_close(got["loss"], np.asarray(want["loss"]), np.float32, "loss")
+
+
+def test_the_export_command_names_an_unexportable_node(tmp_path, capsys):
+    from dataclasses import replace
+
+    from interpreter.cli import main
+    from interpreter.ops.registry import register_op, unregister_op
+
+    register_op(replace(interpreter.get_op("tanh"), name="my_tanh", onnx=None))
+    try:
+        spec = tmp_path / "custom.yaml"
+        spec.write_text("version: 1\nname: custom\ninputs:\n  X: {shape: [batch, 2]}\n"
+                        "nodes:\n  - {id: h, op: my_tanh, inputs: [X]}\noutputs: [h]\n")
+        assert main(["export", str(spec), "-o", str(tmp_path / "m.onnx")]) == 1
+        assert capsys.readouterr().err.startswith(
+            f"{spec}:6:5: node 'h' (my_tanh): op 'my_tanh' has no ONNX lowering")
+        assert not (tmp_path / "m.onnx").exists()
+    finally:
+        unregister_op("my_tanh")
+
+
+def test_without_onnx_the_command_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from interpreter.cli import main
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    assert main(["export", str(SPECS / "xor.yaml"), "-o", str(tmp_path / "m.onnx")]) == 1
+    assert "pip install 'nnspec-interpreter[onnx]'" in capsys.readouterr().err
+
+
+def test_net_to_onnx_writes_the_file(tmp_path):
+    net = interpreter.load(SPECS / "xor.yaml")
+    model = net.to_onnx(tmp_path / "xor.onnx")
+    assert onnx.load(tmp_path / "xor.onnx") == model
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert_close(run(model, {"X": X})["a2"], net.predict({"X": X})["a2"], np.float64, "a2")
