@@ -13,6 +13,7 @@ from .check.document import Spec
 from .core.errors import (DataError, FeedError, InternalError, InterpreterError, Problem,
                           ShapeError, SpecError, TrainingError)
 from .ops.initializers import Init
+from .ops.lowering import CannotLower, Lowering
 from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, StateDef, all_ops, get_op,
                            register_op, unbroadcast)
 from .ops.samples import Sample
@@ -21,8 +22,9 @@ from .train.history import History
 __version__ = "0.1.0"
 
 __all__ = [
-    "Arg", "Attrs", "Context", "DataError", "FeedError", "History", "Init", "InternalError",
-    "InterpreterError", "Network", "Op", "ParamDef", "Problem", "Sample", "ShapeError", "Spec",
-    "SpecError", "StateDef", "TrainingError", "all_ops", "datasets", "get_op", "load",
-    "load_checkpoint", "loads", "register_op", "save_checkpoint", "unbroadcast",
+    "Arg", "Attrs", "CannotLower", "Context", "DataError", "FeedError", "History", "Init",
+    "InternalError", "InterpreterError", "Lowering", "Network", "Op", "ParamDef", "Problem",
+    "Sample", "ShapeError", "Spec", "SpecError", "StateDef", "TrainingError", "all_ops",
+    "datasets", "get_op", "load", "load_checkpoint", "loads", "register_op",
+    "save_checkpoint", "unbroadcast",
 ]

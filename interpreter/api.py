@@ -49,6 +49,15 @@ class Network(Engine):
         weights.load_weights({**self.params, **self.state}, path)
 
 
+    def to_onnx(self, path: str | os.PathLike | None = None, opset: int | None = None,
+                with_loss: bool = False) -> Any:
+        """Export the eval-mode inference graph to ONNX (needs the `onnx` extra); returns
+        the ModelProto and writes it to `path` when given. See docs/onnx.md."""
+        from .onnx_export import to_onnx
+
+        return to_onnx(self, path, opset=opset, with_loss=with_loss)
+
+
 def save_checkpoint(net: Network, path: str | os.PathLike,
                     metadata: Mapping[str, Any] | None = None) -> None:
     """Write the network's parameters and state (by their spec names) to a safetensors

@@ -35,6 +35,15 @@ def broadcast_rule(a: Any, shapes: list[Shape]) -> Shape:
     return out
 
 
+def onnx_node(op_type: str, **attrs: Any) -> Callable[..., str]:
+    """The lowering of an op that is one ONNX node of its inputs (relu -> Relu)."""
+
+    def lower(b) -> str:
+        return b.node(op_type, [b.input(i) for i in range(b.input_count())], **attrs)
+
+    return _named(lower, f"lower_{op_type.lower()}")
+
+
 def default_unary_samples(avoid: tuple[float, ...] = (), domain: str = "normal") -> tuple[
         Sample, ...]:
     def gen(*shape: int) -> Gen:
@@ -46,7 +55,8 @@ def default_unary_samples(avoid: tuple[float, ...] = (), domain: str = "normal")
 def unary_op(name: str, fn: Callable[[Any, np.ndarray], np.ndarray],
              derivative: Callable[[Any, np.ndarray, np.ndarray], np.ndarray], *, doc: str,
              kinks: str, attrs: type[Attrs] = NoAttrs, samples: tuple[Sample, ...] | None = None,
-             avoid: tuple[float, ...] = (), domain: str = "normal") -> Op:
+             avoid: tuple[float, ...] = (), domain: str = "normal",
+             onnx: Callable[..., str] | None = None) -> Op:
     """An elementwise op y = fn(x) with dy/dx = derivative(attrs, x, y)."""
 
     def forward(ctx: Context, xs, ps):
@@ -60,7 +70,7 @@ def unary_op(name: str, fn: Callable[[Any, np.ndarray], np.ndarray],
 
     return Op(name=name, doc=doc, inputs=(Arg("x"),), attrs=attrs, shape=same_shape,
               forward=_named(forward, f"{name}_forward"), vjp=_named(vjp, f"{name}_vjp"),
-              kinks=kinks, samples=samples or default_unary_samples(avoid, domain))
+              kinks=kinks, samples=samples or default_unary_samples(avoid, domain), onnx=onnx)
 
 
 def default_binary_samples(domain_b: str = "normal", avoid: tuple[float, ...] = ()) -> tuple[
@@ -79,7 +89,8 @@ def default_binary_samples(domain_b: str = "normal", avoid: tuple[float, ...] = 
 def binary_op(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
               grads: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[bool, bool]],
                               tuple[Any, Any]], *, doc: str, kinks: str,
-              samples: tuple[Sample, ...] | None = None, saves_inputs: bool = True) -> Op:
+              samples: tuple[Sample, ...] | None = None, saves_inputs: bool = True,
+              onnx: Callable[..., str] | None = None) -> Op:
     """An elementwise, broadcasting op out = fn(a, b).
 
     `grads(a, b, out, g, needs)` gives the gradients with respect to the broadcast
@@ -106,4 +117,4 @@ def binary_op(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
 
     return Op(name=name, doc=doc, inputs=(Arg("a"), Arg("b")), shape=broadcast_rule,
               forward=_named(forward, f"{name}_forward"), vjp=_named(vjp, f"{name}_vjp"),
-              kinks=kinks, samples=samples or default_binary_samples())
+              kinks=kinks, samples=samples or default_binary_samples(), onnx=onnx)

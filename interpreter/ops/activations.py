@@ -16,8 +16,9 @@ from pydantic import Field
 
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal, uniform
-from ._builders import default_unary_samples, same_shape, unary_op
-from .special import normal_cdf
+from ._builders import default_unary_samples, onnx_node, same_shape, unary_op
+from .lowering import floats
+from .special import lower_normal_cdf, normal_cdf
 
 
 def relu_forward(ctx, xs, ps):
@@ -32,6 +33,7 @@ def relu_vjp(ctx, g, x, needs):
 # Rules of its own, not unary_op's: the hot path of every MLP, one call a rule.
 RELU = register_op(Op(
     name="relu", inputs=(Arg("x"),), shape=same_shape, forward=relu_forward, vjp=relu_vjp,
+    onnx=onnx_node("Relu"),
     samples=default_unary_samples(avoid=(0.0,)),
     doc="""Rectified linear unit.
 
@@ -58,7 +60,7 @@ def _sigmoid_derivative(a, x, out):
 
 
 SIGMOID = register_op(unary_op(
-    "sigmoid", _sigmoid, _sigmoid_derivative,
+    "sigmoid", _sigmoid, _sigmoid_derivative, onnx=onnx_node("Sigmoid"),
     doc="""Logistic sigmoid.
 
     out = 1 / (1 + exp(-x))
@@ -76,7 +78,7 @@ def _tanh_derivative(a, x, out):
 
 
 TANH = register_op(unary_op(
-    "tanh", _tanh, _tanh_derivative,
+    "tanh", _tanh, _tanh_derivative, onnx=onnx_node("Tanh"),
     doc="""Hyperbolic tangent.
 
     out = tanh(x)
@@ -98,8 +100,19 @@ def _leaky_relu_derivative(a, x, out):
     return np.where(x > 0, 1.0, a.negative_slope).astype(x.dtype, copy=False)
 
 
+def lower_leaky_relu(b) -> str:
+    x = b.input(0)
+    if b.dtype == np.float32:
+        # ONNX's LeakyRelu is x < 0 ? alpha x : x; at x = 0 both give 0.
+        return b.node("LeakyRelu", [x], alpha=b.attrs.negative_slope)
+    # ONNX float attributes are float32: a float64 slope goes in as a tensor.
+    return b.node("Where", [b.node("Greater", [x, floats(b, 0.0)]), x,
+                            b.node("Mul", [x, floats(b, b.attrs.negative_slope)])])
+
+
 LEAKY_RELU = register_op(unary_op(
     "leaky_relu", _leaky_relu, _leaky_relu_derivative, attrs=LeakyReluAttrs,
+    onnx=lower_leaky_relu,
     samples=default_unary_samples(avoid=(0.0,)) + (
         Sample((normal(4, 3, avoid=(0.0,)),), {"negative_slope": 0.2}, name="slope"),
         Sample((normal(3, 2, avoid=(0.0,)),), {"negative_slope": -0.5}, name="negative_slope"),
@@ -127,8 +140,18 @@ def _elu_derivative(a, x, out):
     return np.where(x > 0, 1.0, a.alpha * np.exp(np.minimum(x, 0)))
 
 
+def lower_elu(b) -> str:
+    x = b.input(0)
+    if b.dtype == np.float32:
+        return b.node("Elu", [x], alpha=b.attrs.alpha)
+    # onnxruntime has no float64 Elu: the formula, exp of min(x, 0) as in forward.
+    negative = b.node("Mul", [floats(b, b.attrs.alpha), b.node("Sub", [
+        b.node("Exp", [b.node("Min", [x, floats(b, 0.0)])]), floats(b, 1.0)])])
+    return b.node("Where", [b.node("Greater", [x, floats(b, 0.0)]), x, negative])
+
+
 ELU = register_op(unary_op(
-    "elu", _elu, _elu_derivative, attrs=EluAttrs,
+    "elu", _elu, _elu_derivative, attrs=EluAttrs, onnx=lower_elu,
     samples=default_unary_samples(avoid=(0.0,)) + (
         Sample((normal(4, 3, avoid=(0.0,)),), {"alpha": 0.5}, name="alpha"),),
     doc="""Exponential linear unit, as PyTorch's elu.
@@ -190,8 +213,28 @@ def gelu_reference(attrs, xs, ps):
     return x * phi
 
 
+def lower_gelu(b) -> str:
+    x = b.input(0)
+    approximate = b.attrs.approximate
+    if b.opset >= 20 and b.dtype == np.float32:
+        return b.node("Gelu", [x], approximate=approximate)
+    # Below opset 20, and in float64 (onnxruntime's float64 Gelu is float32-accurate and
+    # it has no float64 Erf), forward's formulas.
+    half_x = b.node("Mul", [floats(b, 0.5), x])
+    if approximate == "tanh":
+        cube = b.node("Mul", [b.node("Mul", [x, x]), x])
+        inner = b.node("Mul", [floats(b, _SQRT_2_OVER_PI), b.node("Add", [
+            x, b.node("Mul", [floats(b, _KAPPA), cube])])])
+        return b.node("Mul", [half_x, b.node("Add", [floats(b, 1.0), b.node("Tanh", [inner])])])
+    if b.dtype == np.float32:
+        erf = b.node("Erf", [b.node("Mul", [x, floats(b, 1 / math.sqrt(2))])])
+        return b.node("Mul", [half_x, b.node("Add", [floats(b, 1.0), erf])])
+    # Phi through Cody's erfc, as forward does.
+    return b.node("Mul", [x, lower_normal_cdf(b, x)])
+
+
 _GELU = unary_op(
-    "gelu", _gelu, _gelu_derivative, attrs=GeluAttrs,
+    "gelu", _gelu, _gelu_derivative, attrs=GeluAttrs, onnx=lower_gelu,
     samples=default_unary_samples() + (
         # Wide enough for erfc's three ranges (|x| / sqrt 2 beyond 0.46875 and beyond 4).
         Sample((uniform(-8.0, 8.0, 4, 5),), name="wide"),
@@ -221,8 +264,12 @@ def _silu_derivative(a, x, out):
     return s * (1 + x * (1 - s))
 
 
+def lower_silu(b) -> str:
+    return b.node("Mul", [b.input(0), b.node("Sigmoid", [b.input(0)])])
+
+
 SILU = register_op(unary_op(
-    "silu", _silu, _silu_derivative,
+    "silu", _silu, _silu_derivative, onnx=lower_silu,
     doc="""Sigmoid linear unit (swish), as PyTorch's silu.
 
     out = x * sigmoid(x)
@@ -250,8 +297,22 @@ def _softplus_derivative(a, x, out):
     return np.where(z > a.threshold, 1.0, stable_sigmoid(z))
 
 
+def lower_softplus(b) -> str:
+    # Forward's formula (ONNX's Softplus has no beta or threshold, nor a float64 kernel in
+    # onnxruntime): max(z, 0) + log(1 + e^-|z|), the identity above the threshold.
+    x = b.input(0)
+    beta = b.attrs.beta
+    z = x if beta == 1 else b.node("Mul", [x, floats(b, beta)])
+    tail = b.node("Log", [b.node("Add", [floats(b, 1.0), b.node("Exp", [
+        b.node("Neg", [b.node("Abs", [z])])])])])
+    smooth = b.node("Add", [b.node("Max", [z, floats(b, 0.0)]), tail])
+    if beta != 1:
+        smooth = b.node("Div", [smooth, floats(b, beta)])
+    return b.node("Where", [b.node("Greater", [z, floats(b, b.attrs.threshold)]), x, smooth])
+
+
 SOFTPLUS = register_op(unary_op(
-    "softplus", _softplus, _softplus_derivative, attrs=SoftplusAttrs,
+    "softplus", _softplus, _softplus_derivative, attrs=SoftplusAttrs, onnx=lower_softplus,
     samples=default_unary_samples() + (
         # beta * x crosses the threshold at x = 0.5: both branches, kept away from the switch.
         Sample((normal(4, 3, avoid=(0.5,)),), {"beta": 2.0, "threshold": 1.0},

@@ -16,6 +16,7 @@ from ..core.errors import ShapeError
 from .registry import Arg, Op, register_op
 from .samples import Sample, integers, normal, probabilities, uniform
 from .losses import ReductionAttrs
+from .lowering import CannotLower, floats, reduce
 from .softmax import log_softmax
 
 
@@ -92,6 +93,11 @@ def nll_reference(attrs, xs, ps):
     return losses.mean() if attrs.reduction == "mean" else losses.sum()
 
 
+def lower_nll(b) -> str:
+    return b.node("NegativeLogLikelihoodLoss", [b.input(0), b.input(1)],
+                  reduction=b.attrs.reduction)
+
+
 NLL = register_op(Op(
     name="nll",
     doc="""Negative log-likelihood of integer class labels under log-probabilities (classes
@@ -103,6 +109,7 @@ NLL = register_op(Op(
     inputs=(Arg("log_probs"), Arg("labels", differentiable=False, kind="int", upper=_classes)),
     attrs=ReductionAttrs,
     shape=nll_shape, forward=nll_forward, vjp=nll_vjp, reference=nll_reference,
+    onnx=lower_nll,
     kinks="none: the loss is linear in log_probs.",
     samples=(Sample((normal(4, 3), integers(3, 4)), name="mean"),
              Sample((normal(2, 5), integers(5, 2)), {"reduction": "sum"}, name="sum"),
@@ -222,6 +229,35 @@ def softmax_cross_entropy_reference(attrs, xs, ps):
     return losses.mean() if attrs.reduction == "mean" else losses.sum()
 
 
+def lower_softmax_cross_entropy(b) -> str:
+    logits, labels = b.input(0), b.input(1)
+    a = b.attrs
+    indices = len(b.shape(1)) == len(b.shape(0)) - 1
+    if indices and a.label_smoothing == 0:
+        return b.node("SoftmaxCrossEntropyLoss", [logits, labels], reduction=a.reduction)
+    eps, classes = a.label_smoothing, b.shape(0)[1]
+    if not isinstance(classes, int):
+        raise CannotLower(f"the class count is the symbol '{classes}'; label smoothing and "
+                          "probability targets need it concrete")
+    log_probs = b.node("LogSoftmax", [logits], axis=1)
+    # Per position (n, d...), the sum over classes; the reduction then takes the mean or
+    # sum of those, so "mean" divides by N * d... as forward does.
+    combine = "ReduceMean" if a.reduction == "mean" else "ReduceSum"
+    if indices:
+        # PyTorch's split: (1 - eps) nll + eps/C times the loss against uniform targets.
+        nll = b.node("NegativeLogLikelihoodLoss", [log_probs, labels], reduction=a.reduction)
+        uniform = reduce(b, combine, reduce(b, "ReduceSum", log_probs, [1], False), None,
+                         False)
+        return b.node("Sub", [b.node("Mul", [floats(b, 1 - eps), nll]),
+                              b.node("Mul", [floats(b, eps / classes), uniform])])
+    targets = labels
+    if eps:
+        targets = b.node("Add", [b.node("Mul", [labels, floats(b, 1 - eps)]),
+                                 floats(b, eps / classes)])
+    per_position = reduce(b, "ReduceSum", b.node("Mul", [targets, log_probs]), [1], False)
+    return b.node("Neg", [reduce(b, combine, per_position, None, False)])
+
+
 # Class probabilities over axis 1 of a (2, 3, 4) input, deterministic and normalised.
 _SPATIAL_PROBABILITIES = np.arange(1.0, 25.0).reshape(2, 3, 4)
 _SPATIAL_PROBABILITIES /= _SPATIAL_PROBABILITIES.sum(axis=1, keepdims=True)
@@ -246,6 +282,7 @@ SOFTMAX_CROSS_ENTROPY = register_op(Op(
     attrs=CrossEntropyAttrs,
     shape=cross_entropy_shape, kinds=cross_entropy_kinds, forward=softmax_cross_entropy_forward,
     vjp=softmax_cross_entropy_vjp, reference=softmax_cross_entropy_reference,
+    onnx=lower_softmax_cross_entropy,
     kinks="none: the loss is smooth in the logits.",
     samples=(Sample((normal(4, 3), integers(3, 4)), name="mean"),
              Sample((normal(2, 5), integers(5, 2)), {"reduction": "sum"}, name="sum"),

@@ -40,6 +40,10 @@ def constant_vjp(ctx, g, saved, needs):
     return (), ()
 
 
+def lower_constant(b) -> str:
+    return b.node("Constant", [], value=np.array(b.attrs.value, dtype=b.dtype))
+
+
 CONSTANT = register_op(Op(
     name="constant",
     doc="""A fixed tensor given in the spec (not trained, no inputs).
@@ -50,7 +54,7 @@ CONSTANT = register_op(Op(
     lists of n numbers, and so on. Booleans, text and non-finite numbers are rejected.""",
     inputs=(),
     attrs=ConstantAttrs,
-    shape=constant_shape, forward=constant_forward, vjp=constant_vjp,
+    shape=constant_shape, forward=constant_forward, vjp=constant_vjp, onnx=lower_constant,
     kinks="none: a constant has no inputs to differentiate.",
     samples=(
         Sample((), {"value": 2.5}, name="scalar"),

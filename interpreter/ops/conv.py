@@ -13,6 +13,7 @@ from ..core.dims import Dim, format_shape, is_known
 from ..core.errors import ShapeError
 from ..core.fieldtypes import PadPair, SizePair
 from .initializers import TORCH_BIAS, TORCH_WEIGHT, fans_out_in
+from .lowering import ints
 from .registry import Arg, Attrs, Op, ParamDef, register_op
 from .samples import Sample, normal
 
@@ -90,6 +91,35 @@ def col2im(cols: np.ndarray, padded_shape: tuple, stride, dilation) -> np.ndarra
             rows, columns = offset_slices(i, j, stride, dilation, (ho, wo))
             gxp[:, :, rows, columns] += cols[:, :, i, j]
     return gxp
+
+
+def lower_pad(b, x: str, padding) -> str:
+    """X with `padding` zeros on each side of H and W (X itself when none)."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    return b.node("Pad", [x, ints(b, [0, 0, ph, pw, 0, 0, ph, pw])])
+
+
+def lower_taps(b, xp: str, kernel, stride, dilation, axes: tuple[int, int]) -> list[str]:
+    """One strided Slice of the padded input per kernel offset (i, j), row-major: slice
+    (i, j) holds, at each output position, the pixel that offset reads (as `windows`).
+    Each ends the dilated kernel's remaining reach before the axis end, so the output size
+    follows from the input's, symbolic or not."""
+    taps = []
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            reach = ((kernel[0] - 1 - i) * dilation[0], (kernel[1] - 1 - j) * dilation[1])
+            ends = [-r if r else 2**63 - 1 for r in reach]
+            taps.append(b.node("Slice", [xp, ints(b, [i * dilation[0], j * dilation[1]]),
+                                         ints(b, ends), ints(b, list(axes)),
+                                         ints(b, list(stride))]))
+    return taps
+
+
+def conv_pads(padding) -> list[int]:
+    """ONNX's pads: (begin H, begin W, end H, end W)."""
+    return [padding[0], padding[1], padding[0], padding[1]]
 
 
 class Conv2dAttrs(Attrs):
@@ -220,6 +250,32 @@ def conv2d_reference(attrs, xs, ps):
     return out
 
 
+def lower_conv2d(b) -> str:
+    a = b.attrs
+    x, w = b.input(0), b.param("W")
+    bias = [b.param("b")] if a.bias else []
+    if b.dtype == np.float32:
+        return b.node("Conv", [x, w] + bias, kernel_shape=list(a.kernel_size),
+                      strides=list(a.stride), pads=conv_pads(a.padding),
+                      dilations=list(a.dilation), group=a.groups)
+    # onnxruntime has no float64 Conv: im2col as forward does, one Slice per kernel offset
+    # and one Einsum, channels last so that Reshape's 0 (copy) can split them into groups.
+    groups, c_in = a.groups, _in_channels(a, [b.shape(0)])
+    kh, kw = a.kernel_size
+    xt = b.node("Transpose", [lower_pad(b, x, a.padding)], perm=[0, 2, 3, 1])
+    xg = b.node("Reshape", [xt, ints(b, [0, 0, 0, groups, c_in // groups])])
+    taps = [b.node("Unsqueeze", [tap, ints(b, [-1])])
+            for tap in lower_taps(b, xg, a.kernel_size, a.stride, a.dilation, (1, 2))]
+    cols = b.node("Concat", taps, axis=-1)  # (N, H_out, W_out, G, C_in/G, kh kw)
+    wg = b.node("Reshape", [w, ints(b, [groups, a.out_channels // groups, c_in // groups,
+                                        kh * kw])])
+    out = b.node("Einsum", [cols, wg], equation="nhwgck,gock->nhwgo")
+    out = b.node("Reshape", [out, ints(b, [0, 0, 0, a.out_channels])])
+    if a.bias:
+        out = b.node("Add", [out, bias[0]])
+    return b.node("Transpose", [out], perm=[0, 3, 1, 2])
+
+
 CONV2D = register_op(Op(
     name="conv2d",
     doc="""2-D cross-correlation over NCHW images, as torch.nn.functional.conv2d.
@@ -241,7 +297,7 @@ CONV2D = register_op(Op(
                      "filters, (out_channels, C_in/groups, kh, kw)", fans=fans_out_in),
             ParamDef("b", conv2d_bias_shape, TORCH_BIAS, "bias, (out_channels,)",
                      enabled_by="bias")),
-    shape=conv2d_shape, forward=conv2d_forward, vjp=conv2d_vjp,
+    shape=conv2d_shape, forward=conv2d_forward, vjp=conv2d_vjp, onnx=lower_conv2d,
     reference=conv2d_reference,
     kinks="none: convolution is linear in X and in W, smooth everywhere.",
     samples=(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import register_op
-from ._builders import binary_op, default_binary_samples
+from ._builders import binary_op, default_binary_samples, onnx_node
 
 
 def _add_grads(a, b, out, g, needs):
@@ -13,7 +13,7 @@ def _add_grads(a, b, out, g, needs):
 
 
 ADD = register_op(binary_op(
-    "add", np.add, _add_grads, saves_inputs=False,
+    "add", np.add, _add_grads, onnx=onnx_node("Add"), saves_inputs=False,
     doc="""Elementwise sum with broadcasting.
 
     out = a + b
@@ -27,7 +27,7 @@ def _sub_grads(a, b, out, g, needs):
 
 
 SUB = register_op(binary_op(
-    "sub", np.subtract, _sub_grads, saves_inputs=False,
+    "sub", np.subtract, _sub_grads, onnx=onnx_node("Sub"), saves_inputs=False,
     doc="""Elementwise difference with broadcasting.
 
     out = a - b
@@ -41,7 +41,7 @@ def _mul_grads(a, b, out, g, needs):
 
 
 MUL = register_op(binary_op(
-    "mul", np.multiply, _mul_grads,
+    "mul", np.multiply, _mul_grads, onnx=onnx_node("Mul"),
     doc="""Elementwise product with broadcasting.
 
     out = a * b
@@ -57,7 +57,8 @@ def _div_grads(a, b, out, g, needs):
 
 
 DIV = register_op(binary_op(
-    "div", np.divide, _div_grads, samples=default_binary_samples(domain_b="positive"),
+    "div", np.divide, _div_grads, onnx=onnx_node("Div"),
+    samples=default_binary_samples(domain_b="positive"),
     doc="""Elementwise quotient with broadcasting.
 
     out = a / b
@@ -79,7 +80,7 @@ def _max_grads(a, b, out, g, needs):
 
 
 MAXIMUM = register_op(binary_op(
-    "maximum", np.maximum, _max_grads,
+    "maximum", np.maximum, _max_grads, onnx=onnx_node("Max"),
     doc="""Elementwise maximum with broadcasting.
 
     out = max(a, b)
@@ -93,7 +94,7 @@ def _min_grads(a, b, out, g, needs):
 
 
 MINIMUM = register_op(binary_op(
-    "minimum", np.minimum, _min_grads,
+    "minimum", np.minimum, _min_grads, onnx=onnx_node("Min"),
     doc="""Elementwise minimum with broadcasting.
 
     out = min(a, b)

@@ -48,6 +48,10 @@ def embedding_reference(attrs, xs, ps):
     return ps[0][xs[0]]
 
 
+def lower_embedding(b) -> str:
+    return b.node("Gather", [b.param("W"), b.input(0)], axis=0)
+
+
 EMBEDDING = register_op(Op(
     name="embedding",
     doc="""A lookup table, as PyTorch's Embedding: each integer index selects a row of W.
@@ -63,6 +67,7 @@ EMBEDDING = register_op(Op(
     params=(ParamDef("W", embedding_weight_shape, Init("normal"),
                      "the table, (num_embeddings, embedding_dim)"),),
     shape=embedding_shape, forward=embedding_forward, vjp=embedding_vjp,
+    onnx=lower_embedding,
     reference=embedding_reference,
     kinks="none: linear in W (indices are not differentiated).",
     samples=(

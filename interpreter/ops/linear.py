@@ -7,6 +7,7 @@ from pydantic import Field
 from ..core.dims import format_shape, is_known
 from ..core.errors import ShapeError
 from .initializers import TORCH_BIAS, TORCH_WEIGHT
+from .lowering import ints
 from .registry import Arg, Attrs, Op, ParamDef, register_op
 from .samples import Sample, normal
 
@@ -77,6 +78,18 @@ def linear_reference(attrs, xs, ps):
     return out + ps[1] if len(ps) > 1 else out
 
 
+def lower_linear(b) -> str:
+    x, w = b.input(0), b.param("W")
+    if not b.attrs.bias:
+        return b.node("MatMul", [x, w])
+    bias = b.param("b")
+    if len(b.shape(0)) == 2:
+        return b.node("Gemm", [x, w, bias])
+    if len(b.shape(0)) == 1:  # (out,), not numpy's broadcast (1, out)
+        bias = b.node("Reshape", [bias, ints(b, [-1])])
+    return b.node("Add", [b.node("MatMul", [x, w]), bias])
+
+
 LINEAR = register_op(Op(
     name="linear",
     doc="""Affine map over the last axis, in the founding note's layout.
@@ -90,7 +103,7 @@ LINEAR = register_op(Op(
     attrs=LinearAttrs,
     params=(ParamDef("W", linear_weight_shape, TORCH_WEIGHT, "weights, (in, out)"),
             ParamDef("b", linear_bias_shape, TORCH_BIAS, "bias, (1, out)", enabled_by="bias")),
-    shape=linear_shape, forward=linear_forward, vjp=linear_vjp,
+    shape=linear_shape, forward=linear_forward, vjp=linear_vjp, onnx=lower_linear,
     reference=linear_reference,
     kinks="none: linear is smooth everywhere.",
     samples=(

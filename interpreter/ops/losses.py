@@ -15,6 +15,17 @@ from ..core.errors import ShapeError
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal, uniform
 from .activations import stable_sigmoid
+from .lowering import floats, ints, reduce
+
+
+def _lower_total(b, losses: str) -> str:
+    """The mean or sum of every element of `losses`, as the reduction attr says."""
+    return reduce(b, "ReduceMean" if b.attrs.reduction == "mean" else "ReduceSum", losses,
+                  None, keepdims=False)
+
+
+def _lower_diff(b) -> str:
+    return b.node("Sub", [b.input(0), b.input(1)])
 
 
 class ReductionAttrs(Attrs):
@@ -49,6 +60,17 @@ def half_squared_error_vjp(ctx, g, diff, needs):
     return (diff * scale if needs[0] else None, diff * -scale if needs[1] else None), ()
 
 
+def lower_half_squared_error(b) -> str:
+    diff = _lower_diff(b)
+    total = reduce(b, "ReduceSum", b.node("Mul", [diff, diff]), None, keepdims=False)
+    total = b.node("Mul", [floats(b, 0.5), total])
+    if b.attrs.reduction == "sum" or len(b.shape(0)) == 0:
+        return total
+    rows = b.node("Cast", [b.node("Gather", [b.node("Shape", [b.input(0)]), ints(b, [0])])],
+                  to=b.dtype)
+    return b.node("Div", [total, b.node("Reshape", [rows, ints(b, [])])])
+
+
 HALF_SQUARED_ERROR = register_op(Op(
     name="half_squared_error",
     doc="""The founding note's loss: half the squared error of each sample, summed over its
@@ -62,6 +84,7 @@ HALF_SQUARED_ERROR = register_op(Op(
     inputs=(Arg("pred"), Arg("target")),
     attrs=ReductionAttrs,
     shape=_same_shape_loss, forward=half_squared_error_forward, vjp=half_squared_error_vjp,
+    onnx=lower_half_squared_error,
     kinks="none: the loss is smooth everywhere.",
     samples=(Sample((normal(4, 1), normal(4, 1)), {"reduction": "sum"}, name="sum"),
              Sample((normal(5, 3), normal(5, 3)), name="mean"),
@@ -83,6 +106,11 @@ def mse_vjp(ctx, g, diff, needs):
     return (diff * scale if needs[0] else None, diff * -scale if needs[1] else None), ()
 
 
+def lower_mse(b) -> str:
+    diff = _lower_diff(b)
+    return _lower_total(b, b.node("Mul", [diff, diff]))
+
+
 MSE = register_op(Op(
     name="mse",
     doc="""Mean squared error as PyTorch's mse_loss: the mean (or sum) over all elements.
@@ -93,7 +121,7 @@ MSE = register_op(Op(
     Shape: pred and target of one shape -> scalar.""",
     inputs=(Arg("pred"), Arg("target")),
     attrs=ReductionAttrs,
-    shape=_same_shape_loss, forward=mse_forward, vjp=mse_vjp,
+    shape=_same_shape_loss, forward=mse_forward, vjp=mse_vjp, onnx=lower_mse,
     kinks="none: the loss is smooth everywhere.",
     samples=(Sample((normal(4, 3), normal(4, 3)), name="mean"),
              Sample((normal(3), normal(3)), {"reduction": "sum"}, name="sum"),
@@ -117,6 +145,10 @@ def l1_vjp(ctx, g, diff, needs):
     return (sign * scale if needs[0] else None, sign * -scale if needs[1] else None), ()
 
 
+def lower_l1(b) -> str:
+    return _lower_total(b, b.node("Abs", [_lower_diff(b)]))
+
+
 L1 = register_op(Op(
     name="l1",
     doc="""Mean absolute error as PyTorch's l1_loss: the mean (or sum) over all elements.
@@ -127,7 +159,7 @@ L1 = register_op(Op(
     Shape: pred and target of one shape -> scalar.""",
     inputs=(Arg("pred"), Arg("target")),
     attrs=ReductionAttrs,
-    shape=_same_shape_loss, forward=l1_forward, vjp=l1_vjp,
+    shape=_same_shape_loss, forward=l1_forward, vjp=l1_vjp, onnx=lower_l1,
     kinks="at pred == target the gradient is 0 (sign(0) = 0), as PyTorch's l1_loss.",
     # Constant targets, so `avoid` can keep every pred at least 0.1 from its target.
     samples=(Sample((normal(4, 3, avoid=(0.5,)), np.full((4, 3), 0.5)), name="mean"),
@@ -164,6 +196,16 @@ def bce_with_logits_reference(attrs, xs, ps):
     return losses.mean() if attrs.reduction == "mean" else losses.sum()
 
 
+def lower_bce_with_logits(b) -> str:
+    logits, target = b.input(0), b.input(1)
+    # Forward's form: max(x, 0) - x t + log(1 + e^-|x|), exp never of a positive number.
+    tail = b.node("Log", [b.node("Add", [floats(b, 1.0), b.node("Exp", [
+        b.node("Neg", [b.node("Abs", [logits])])])])])
+    losses = b.node("Add", [b.node("Sub", [b.node("Max", [logits, floats(b, 0.0)]),
+                                           b.node("Mul", [logits, target])]), tail])
+    return _lower_total(b, losses)
+
+
 BCE_WITH_LOGITS = register_op(Op(
     name="bce_with_logits",
     doc="""Binary cross entropy of sigmoid(logits) against targets in [0, 1], as PyTorch's
@@ -177,6 +219,7 @@ BCE_WITH_LOGITS = register_op(Op(
     inputs=(Arg("logits"), Arg("target")),
     attrs=ReductionAttrs,
     shape=_same_shape_loss, forward=bce_with_logits_forward, vjp=bce_with_logits_vjp,
+    onnx=lower_bce_with_logits,
     reference=bce_with_logits_reference,
     kinks="none: max(x, 0) + log1p(exp(-|x|)) is softplus(x), smooth everywhere.",
     samples=(Sample((normal(4, 3), uniform(0.0, 1.0, 4, 3)), name="mean"),

@@ -5,7 +5,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from .registry import Attrs, register_op
-from ._builders import default_unary_samples, unary_op
+from ._builders import default_unary_samples, onnx_node, unary_op
+from .lowering import floats
 
 
 def _neg(a, x):
@@ -17,7 +18,7 @@ def _neg_derivative(a, x, out):
 
 
 NEG = register_op(unary_op(
-    "neg", _neg, _neg_derivative,
+    "neg", _neg, _neg_derivative, onnx=onnx_node("Neg"),
     doc="""Negation.
 
     out = -x
@@ -35,7 +36,7 @@ def _exp_derivative(a, x, out):
 
 
 EXP = register_op(unary_op(
-    "exp", _exp, _exp_derivative,
+    "exp", _exp, _exp_derivative, onnx=onnx_node("Exp"),
     doc="""Exponential.
 
     out = exp(x)
@@ -54,7 +55,7 @@ def _log_derivative(a, x, out):
 
 
 LOG = register_op(unary_op(
-    "log", _log, _log_derivative, domain="positive",
+    "log", _log, _log_derivative, onnx=onnx_node("Log"), domain="positive",
     doc="""Natural logarithm.
 
     out = log(x)
@@ -73,7 +74,7 @@ def _sqrt_derivative(a, x, out):
 
 
 SQRT = register_op(unary_op(
-    "sqrt", _sqrt, _sqrt_derivative, domain="positive",
+    "sqrt", _sqrt, _sqrt_derivative, onnx=onnx_node("Sqrt"), domain="positive",
     doc="""Square root.
 
     out = sqrt(x)
@@ -96,8 +97,12 @@ def _pow_derivative(a, x, out):
     return a.exponent * np.power(x, a.exponent - 1)
 
 
+def lower_pow(b) -> str:
+    return b.node("Pow", [b.input(0), floats(b, b.attrs.exponent)])
+
+
 POW = register_op(unary_op(
-    "pow", _pow, _pow_derivative, attrs=PowAttrs, domain="positive",
+    "pow", _pow, _pow_derivative, attrs=PowAttrs, domain="positive", onnx=lower_pow,
     samples=tuple(s.__class__(s.inputs, {"exponent": p}, name=f"{s.name}_p{p}")
                   for s, p in zip(default_unary_samples(domain="positive"), (2.0, 0.5, -1.5, 3))),
     doc="""Power with a constant exponent.
@@ -118,7 +123,7 @@ def _abs_derivative(a, x, out):
 
 
 ABS = register_op(unary_op(
-    "abs", _abs, _abs_derivative, avoid=(0.0,),
+    "abs", _abs, _abs_derivative, onnx=onnx_node("Abs"), avoid=(0.0,),
     doc="""Absolute value.
 
     out = |x|
@@ -154,8 +159,15 @@ def _clip_derivative(a, x, out):
     return inside
 
 
+def lower_clip(b) -> str:
+    a = b.attrs
+    low = floats(b, a.min) if a.min is not None else ""
+    high = floats(b, a.max) if a.max is not None else ""
+    return b.node("Clip", [b.input(0), low, high])
+
+
 CLIP = register_op(unary_op(
-    "clip", _clip, _clip_derivative, attrs=ClipAttrs,
+    "clip", _clip, _clip_derivative, attrs=ClipAttrs, onnx=lower_clip,
     samples=tuple(s.__class__(s.inputs, bounds, name=f"{s.name}_{k}") for s, (k, bounds) in zip(
         default_unary_samples(avoid=(-0.5, 0.5)),
         (("both", {"min": -0.5, "max": 0.5}), ("min", {"min": -0.5}), ("max", {"max": 0.5}),

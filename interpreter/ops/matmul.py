@@ -7,6 +7,7 @@ from ..core.dims import broadcast_shapes, format_shape
 from ..core.errors import ShapeError
 from .registry import Arg, Op, register_op, unbroadcast
 from .samples import Sample, normal
+from ._builders import onnx_node
 
 
 def matmul_shape(attrs, shapes):
@@ -66,7 +67,7 @@ MATMUL = register_op(Op(
     Shape: a (..., m, k), b (..., k, n) -> (broadcast(...), m, n); a 1-D a is a row
     (m dropped from the result), a 1-D b a column (n dropped).""",
     inputs=(Arg("a"), Arg("b")),
-    shape=matmul_shape, forward=matmul_forward, vjp=matmul_vjp,
+    shape=matmul_shape, forward=matmul_forward, vjp=matmul_vjp, onnx=onnx_node("MatMul"),
     kinks="none: matmul is smooth everywhere.",
     samples=(
         Sample((normal(4, 3), normal(3, 2)), name="matrix"),

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from ..core.dims import format_shape, is_known
 from ..core.errors import FeedError, ShapeError
 from .initializers import Init
+from .lowering import floats, ints, reduce
 from .registry import Arg, Attrs, Op, ParamDef, StateDef, register_op
 from .samples import Sample, normal
 
@@ -114,6 +115,21 @@ def batch_norm_vjp(ctx, g, saved, needs):
     return (gx,), (ggamma, gbeta)
 
 
+def lower_batch_norm(b) -> str:
+    # Eval mode: the running statistics, by their state names (norm1.running_mean).
+    x, gamma, beta = b.input(0), b.param("gamma"), b.param("beta")
+    mean, var = b.state("running_mean"), b.state("running_var")
+    if b.dtype == np.float32:
+        return b.node("BatchNormalization", [x, gamma, beta, mean, var], epsilon=b.attrs.eps)
+    # ONNX float attributes are float32, so a float64 eps would be rounded: forward's
+    # affine map instead, scale = gamma / sqrt(var + eps), per channel (axis 1).
+    by_channel = ints(b, [-1] + [1] * (len(b.shape(0)) - 2))
+    scale = b.node("Div", [gamma, b.node("Sqrt", [b.node("Add", [var, floats(b, b.attrs.eps)])])])
+    shift = b.node("Sub", [beta, b.node("Mul", [mean, scale])])
+    return b.node("Add", [b.node("Mul", [x, b.node("Reshape", [scale, by_channel])]),
+                          b.node("Reshape", [shift, by_channel])])
+
+
 BATCH_NORM = register_op(Op(
     name="batch_norm",
     doc="""Batch normalisation over every axis but the channels (axis 1), as PyTorch's
@@ -136,6 +152,7 @@ BATCH_NORM = register_op(Op(
     state=(StateDef("running_mean", batch_norm_channel_shape, ZEROS, "mean for eval, (C,)"),
            StateDef("running_var", batch_norm_channel_shape, ONES, "variance for eval, (C,)")),
     shape=batch_norm_shape, forward=batch_norm_forward, vjp=batch_norm_vjp,
+    onnx=lower_batch_norm,
     kinks="none: smooth (eps > 0 keeps the square root away from 0).",
     samples=(
         Sample((normal(5, 3),), name="rank2"),
@@ -243,6 +260,28 @@ def layer_norm_reference(attrs, xs, ps):
     return out * ps[0] + ps[1] if ps else out
 
 
+def lower_layer_norm(b) -> str:
+    a = b.attrs
+    x = b.input(0)
+    dims = _normalized(a)
+    affine = a.elementwise_affine
+    if b.opset >= 17:
+        scale = b.param("gamma") if affine else b.constant(np.ones(dims, b.dtype), "ones")
+        # stash_type: the dtype the mean and variance are computed in (float32 by default).
+        stash = 11 if b.dtype == np.float64 else 1
+        return b.node("LayerNormalization", [x, scale] + ([b.param("beta")] if affine else []),
+                      axis=-len(dims), epsilon=a.eps, stash_type=stash)
+    # Below opset 17: forward's formula, over the trailing axes.
+    rank = len(b.shape(0))
+    axes = list(range(rank - len(dims), rank))
+    centred = b.node("Sub", [x, reduce(b, "ReduceMean", x, axes, keepdims=True)])
+    var = reduce(b, "ReduceMean", b.node("Mul", [centred, centred]), axes, keepdims=True)
+    out = b.node("Div", [centred, b.node("Sqrt", [b.node("Add", [var, floats(b, a.eps)])])])
+    if affine:
+        out = b.node("Add", [b.node("Mul", [out, b.param("gamma")]), b.param("beta")])
+    return out
+
+
 LAYER_NORM = register_op(Op(
     name="layer_norm",
     doc="""Layer normalisation over the trailing normalized_shape dims, as PyTorch's
@@ -262,6 +301,7 @@ LAYER_NORM = register_op(Op(
             ParamDef("beta", layer_norm_param_shape, ZEROS, "shift, normalized_shape",
                      enabled_by="elementwise_affine")),
     shape=layer_norm_shape, forward=layer_norm_forward, vjp=layer_norm_vjp,
+    onnx=lower_layer_norm,
     reference=layer_norm_reference,
     kinks="none: smooth (eps > 0 keeps the square root away from 0).",
     samples=(

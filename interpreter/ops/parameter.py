@@ -26,6 +26,11 @@ def parameter_vjp(ctx, g, saved, needs):
     return (), (g,)
 
 
+def lower_parameter(b) -> str:
+    # The initializer is named by the node id, as the node's value is: it is the value.
+    return b.param("")
+
+
 PARAMETER = register_op(Op(
     name="parameter",
     doc="""A trainable tensor with no inputs; use it in several places to share weights.
@@ -39,6 +44,7 @@ PARAMETER = register_op(Op(
     # An empty name: the tensor is named by the node id alone (`W`, not `W.value`).
     params=(ParamDef("", parameter_shape, Init("xavier_uniform"), "the tensor"),),
     shape=parameter_shape, forward=parameter_forward, vjp=parameter_vjp,
+    onnx=lower_parameter,
     kinks="none: the identity is smooth.",
     samples=(Sample((), {"shape": [3, 2]}, name="matrix"),
              Sample((), {"shape": [4]}, name="vector")),

@@ -13,7 +13,9 @@ from pydantic import Field, model_validator
 from ..core.fieldtypes import OptionalSizePair, PadPair, SizePair
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal
-from .conv import check_rank, col2im, offset_slices, pad, unpad, window_shape, windows
+from .conv import (check_rank, col2im, conv_pads, lower_pad, lower_taps, offset_slices, pad,
+                   unpad, window_shape, windows)
+from .lowering import floats, reduce
 
 
 class PoolAttrs(Attrs):
@@ -168,6 +170,13 @@ def _distinct(*shape: int, seed: int) -> np.ndarray:
     return ((order - size / 2) * (4.0 / size)).reshape(shape)
 
 
+def lower_max_pool2d(b) -> str:
+    a = b.attrs
+    # ONNX pads MaxPool with -inf in effect, as forward does: padding never wins.
+    return b.node("MaxPool", [b.input(0)], kernel_shape=list(a.kernel_size),
+                  strides=list(a.steps), pads=conv_pads(a.padding), dilations=list(a.dilation))
+
+
 MAX_POOL2D = register_op(Op(
     name="max_pool2d",
     doc="""Max over windows of NCHW images, as torch.nn.functional.max_pool2d.
@@ -181,7 +190,7 @@ MAX_POOL2D = register_op(Op(
     kernel_size; padding at most half the kernel.""",
     inputs=(Arg("X"),),
     attrs=MaxPoolAttrs,
-    shape=pool_shape, forward=max_pool2d_forward, vjp=max_pool2d_vjp,
+    shape=pool_shape, forward=max_pool2d_forward, vjp=max_pool2d_vjp, onnx=lower_max_pool2d,
     reference=max_pool2d_reference,
     kinks="ties: when several pixels share a window's maximum, only the first in row-major "
           "window order gets the gradient (as torch); the others get 0.",
@@ -259,6 +268,25 @@ def avg_pool2d_reference(attrs, xs, ps):
     return out
 
 
+def lower_avg_pool2d(b) -> str:
+    a = b.attrs
+    x = b.input(0)
+    if b.dtype == np.float32:
+        return b.node("AveragePool", [x], kernel_shape=list(a.kernel_size),
+                      strides=list(a.steps), pads=conv_pads(a.padding),
+                      count_include_pad=int(a.count_include_pad))
+    # onnxruntime has no float64 AveragePool: forward's sum of kh·kw strided slices.
+    def window_sums(image: str) -> str:
+        return b.node("Sum", lower_taps(b, lower_pad(b, image, a.padding), a.kernel_size,
+                                        a.steps, (1, 1), (2, 3)))
+
+    total = window_sums(x)
+    if a.count_include_pad or a.padding == (0, 0):
+        return b.node("Div", [total, floats(b, a.kernel_size[0] * a.kernel_size[1])])
+    ones = b.node("ConstantOfShape", [b.node("Shape", [x])], value=np.ones(1, b.dtype))
+    return b.node("Div", [total, window_sums(ones)])
+
+
 AVG_POOL2D = register_op(Op(
     name="avg_pool2d",
     doc="""Mean over windows of NCHW images, as torch.nn.functional.avg_pool2d.
@@ -272,7 +300,7 @@ AVG_POOL2D = register_op(Op(
     padding at most half the kernel.""",
     inputs=(Arg("X"),),
     attrs=AvgPoolAttrs,
-    shape=pool_shape, forward=avg_pool2d_forward, vjp=avg_pool2d_vjp,
+    shape=pool_shape, forward=avg_pool2d_forward, vjp=avg_pool2d_vjp, onnx=lower_avg_pool2d,
     reference=avg_pool2d_reference,
     kinks="none: averaging is linear, smooth everywhere.",
     samples=(
@@ -311,6 +339,12 @@ def global_avg_pool2d_vjp(ctx, g, saved, needs):
     return (np.broadcast_to(share[:, :, None, None], x_shape),), ()
 
 
+def lower_global_avg_pool2d(b) -> str:
+    # A ReduceMean rather than GlobalAveragePool: our output drops the (1, 1) pixel axes,
+    # and onnxruntime has no float64 GlobalAveragePool.
+    return reduce(b, "ReduceMean", b.input(0), [2, 3], keepdims=False)
+
+
 GLOBAL_AVG_POOL2D = register_op(Op(
     name="global_avg_pool2d",
     doc="""Mean of each channel over all its pixels.
@@ -321,7 +355,7 @@ GLOBAL_AVG_POOL2D = register_op(Op(
     (N, C, 1, 1), the spatial axes are dropped, ready for a linear layer.""",
     inputs=(Arg("X"),),
     shape=global_avg_pool2d_shape, forward=global_avg_pool2d_forward,
-    vjp=global_avg_pool2d_vjp,
+    vjp=global_avg_pool2d_vjp, onnx=lower_global_avg_pool2d,
     kinks="none: averaging is linear, smooth everywhere.",
     samples=(
         Sample((normal(2, 3, 4, 5),), name="basic"),

@@ -5,6 +5,7 @@ import numpy as np
 from pydantic import Field
 
 from ..core.errors import ShapeError
+from .lowering import reduce
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal
 
@@ -68,6 +69,17 @@ def mean_vjp(ctx, g, shape, needs):
     return (_expand(g / max(count, 1), ctx.attrs, shape),), ()
 
 
+def _lowering(op_type: str):
+    def lower(b) -> str:
+        x = b.input(0)
+        if len(b.shape(0)) == 0:
+            return b.node("Identity", [x])  # nothing to reduce over
+        axes = list(reduced_axes(b.attrs, len(b.shape(0))))
+        return reduce(b, op_type, x, axes, b.attrs.keepdims)
+    lower.__name__ = lower.__qualname__ = f"lower_{op_type[6:].lower()}"
+    return lower
+
+
 _SAMPLES = (
     Sample((normal(4, 3),), name="all"),
     Sample((normal(4, 3),), {"axis": 0}, name="axis0"),
@@ -84,7 +96,7 @@ SUM = register_op(Op(
     dx = g broadcast back over the reduced axes
     Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
     inputs=(Arg("x"),), attrs=ReduceAttrs,
-    shape=reduce_shape, forward=sum_forward, vjp=sum_vjp,
+    shape=reduce_shape, forward=sum_forward, vjp=sum_vjp, onnx=_lowering("ReduceSum"),
     kinks="none: sum is linear.", samples=_SAMPLES,
 ))
 
@@ -96,7 +108,7 @@ MEAN = register_op(Op(
     dx = g / count broadcast back over the reduced axes
     Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
     inputs=(Arg("x"),), attrs=ReduceAttrs,
-    shape=reduce_shape, forward=mean_forward, vjp=mean_vjp,
+    shape=reduce_shape, forward=mean_forward, vjp=mean_vjp, onnx=_lowering("ReduceMean"),
     kinks="none: mean is linear.", samples=_SAMPLES,
 ))
 
@@ -125,7 +137,7 @@ MAX = register_op(Op(
     dx = g at the positions holding the maximum, shared equally among ties; 0 elsewhere
     Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
     inputs=(Arg("x"),), attrs=ReduceAttrs,
-    shape=reduce_shape, forward=max_forward, vjp=max_vjp,
+    shape=reduce_shape, forward=max_forward, vjp=max_vjp, onnx=_lowering("ReduceMax"),
     kinks="ties: every maximal element gets g / (number of ties), as torch.amax.",
     samples=_SAMPLES,
 ))

@@ -135,6 +135,9 @@ class Op:
     # float probabilities, told apart by rank): `kinds(attrs, shapes, kinds)` raises a
     # ShapeError when the "float"/"int" kinds of the inputs do not fit their shapes.
     kinds: Callable[[Any, list[Shape], list[str]], None] | None = None
+    # The ONNX lowering, `lower(b) -> tensor name` (see ops/lowering.py): how the exporter
+    # writes this op's eval-mode forward as ONNX nodes. None: the op cannot be exported.
+    onnx: Callable[..., str] | None = None
 
     def arity(self) -> tuple[int, int | None]:
         """(fewest, most) inputs; most is None for a variadic op."""
@@ -178,8 +181,9 @@ def register_op(op: Op) -> Op:
         raise RegistrationError(f"op '{op.name}': only the last argument may be variadic")
     if not (isinstance(op.attrs, type) and issubclass(op.attrs, BaseModel)):
         raise RegistrationError(f"op '{op.name}': attrs must be a pydantic model class")
-    for rule in ("shape", "forward", "vjp"):
-        if not callable(getattr(op, rule)) and not (rule == "vjp" and op.vjp is None):
+    for rule in ("shape", "forward", "vjp", "onnx"):
+        if not callable(getattr(op, rule)) and not (rule in ("vjp", "onnx")
+                                                    and getattr(op, rule) is None):
             raise RegistrationError(f"op '{op.name}': {rule} rule is not callable")
     _REGISTRY[op.name] = op
     return op

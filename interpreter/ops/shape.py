@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 
 from ..core.dims import Sym, format_shape, is_known, product
 from ..core.errors import ShapeError
+from .lowering import ints
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal
 
@@ -54,6 +55,15 @@ def reshape_vjp(ctx, g, shape, needs):
     return (g.reshape(shape),), ()
 
 
+def lower_reshape(b) -> str:
+    target = list(b.attrs.shape)
+    if 0 in target:
+        # ONNX's Reshape reads 0 as "copy this dim" unless allowzero is set (opset 14).
+        b.require(14, "a size-0 entry in shape needs Reshape's allowzero")
+        return b.node("Reshape", [b.input(0), ints(b, target)], allowzero=1)
+    return b.node("Reshape", [b.input(0), ints(b, target)])
+
+
 RESHAPE = register_op(Op(
     name="reshape",
     doc="""Reshape (a view where numpy can), numpy/torch semantics with one optional -1.
@@ -62,7 +72,7 @@ RESHAPE = register_op(Op(
     dx = g reshaped to x's shape
     Shape: attrs.shape, -1 inferred from x's element count (symbolic dims allowed).""",
     inputs=(Arg("x"),), attrs=ReshapeAttrs,
-    shape=reshape_shape, forward=reshape_forward, vjp=reshape_vjp,
+    shape=reshape_shape, forward=reshape_forward, vjp=reshape_vjp, onnx=lower_reshape,
     kinks="none: reshape is linear.",
     samples=(Sample((normal(4, 6),), {"shape": [-1, 3, 2]}, name="infer"),
              Sample((normal(2, 3, 4),), {"shape": [6, 4]}, name="merge"),
@@ -96,6 +106,21 @@ def flatten_forward(ctx, xs, ps):
     return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:]), x.shape
 
 
+def lower_flatten(b) -> str:
+    x = b.input(0)
+    shape = tuple(b.shape(0))
+    start, end = _flatten_range(b.attrs, len(shape))
+    after = shape[end + 1:]
+    # ONNX's Reshape: 0 copies the input's dim at that index (a leading one, symbolic or
+    # not), -1 is the product of the merged axes.
+    head = [0] * start + [-1]
+    if all(is_known(d) for d in after):
+        return b.node("Reshape", [x, ints(b, head + list(after))])
+    # A symbolic trailing size sits at another index than in x: read it at run time.
+    tail = b.node("Slice", [b.node("Shape", [x]), ints(b, [end + 1]), ints(b, [len(shape)])])
+    return b.node("Reshape", [x, b.node("Concat", [ints(b, head), tail], axis=0)])
+
+
 FLATTEN = register_op(Op(
     name="flatten",
     doc="""Merge axes start_axis..end_axis into one (torch.flatten; by default all but the
@@ -105,7 +130,7 @@ FLATTEN = register_op(Op(
     dx = g reshaped to x's shape
     Shape: the merged axes become their product.""",
     inputs=(Arg("x"),), attrs=FlattenAttrs,
-    shape=flatten_shape, forward=flatten_forward, vjp=reshape_vjp,
+    shape=flatten_shape, forward=flatten_forward, vjp=reshape_vjp, onnx=lower_flatten,
     kinks="none: flatten is linear.",
     samples=(Sample((normal(2, 3, 2, 2),), name="batch"),
              Sample((normal(2, 3, 4),), {"start_axis": 0, "end_axis": 1}, name="leading"),
@@ -141,6 +166,10 @@ def transpose_vjp(ctx, g, perm, needs):
     return (g.transpose(np.argsort(perm)),), ()
 
 
+def lower_transpose(b) -> str:
+    return b.node("Transpose", [b.input(0)], perm=list(_perm(b.attrs, len(b.shape(0)))))
+
+
 TRANSPOSE = register_op(Op(
     name="transpose",
     doc="""Permute axes (numpy.transpose; a view).
@@ -150,6 +179,7 @@ TRANSPOSE = register_op(Op(
     Shape: x's dims in the order perm gives (reversed when perm is null).""",
     inputs=(Arg("x"),), attrs=TransposeAttrs,
     shape=transpose_shape, forward=transpose_forward, vjp=transpose_vjp,
+    onnx=lower_transpose,
     kinks="none: transpose is linear.",
     samples=(Sample((normal(3, 4),), name="matrix"),
              Sample((normal(2, 3, 4),), {"perm": [0, 2, 1]}, name="batched"),
@@ -190,6 +220,11 @@ def concat_vjp(ctx, g, saved, needs):
     return tuple(piece if need else None for piece, need in zip(pieces, needs)), ()
 
 
+def lower_concat(b) -> str:
+    return b.node("Concat", [b.input(i) for i in range(b.input_count())],
+                  axis=b.attrs.axis % len(b.shape(0)))
+
+
 CONCAT = register_op(Op(
     name="concat",
     doc="""Join one or more tensors along an axis (numpy.concatenate, torch.cat).
@@ -198,7 +233,7 @@ CONCAT = register_op(Op(
     dxs[i] = the slice of g that xs[i] filled
     Shape: xs agree on every axis but `axis`, whose sizes add up.""",
     inputs=(Arg("xs", variadic=True),), attrs=ConcatAttrs,
-    shape=concat_shape, forward=concat_forward, vjp=concat_vjp,
+    shape=concat_shape, forward=concat_forward, vjp=concat_vjp, onnx=lower_concat,
     kinks="none: concat is linear.",
     samples=(Sample((normal(2, 3), normal(2, 1), normal(2, 2)), {"axis": 1}, name="features"),
              Sample((normal(1, 3), normal(2, 3)), {"axis": 0}, name="rows"),
@@ -252,6 +287,19 @@ def slice_vjp(ctx, g, saved, needs):
     return (gx,), ()
 
 
+# ONNX's Slice clamps ends to the axis, as Python does: this end means "to the last".
+_TO_THE_END = 2**63 - 1
+
+
+def lower_slice(b) -> str:
+    a = b.attrs
+    axis = _slice_axis(a, len(b.shape(0)))
+    start = 0 if a.start is None else a.start
+    stop = _TO_THE_END if a.stop is None else a.stop
+    return b.node("Slice", [b.input(0), ints(b, [start]), ints(b, [stop]), ints(b, [axis]),
+                            ints(b, [a.step])])
+
+
 SLICE = register_op(Op(
     name="slice",
     doc="""Take x[start:stop:step] along one axis (Python slicing; a view).
@@ -260,7 +308,7 @@ SLICE = register_op(Op(
     dx = zeros with g placed at the sliced positions
     Shape: x with the sliced axis shortened to the slice's length.""",
     inputs=(Arg("x"),), attrs=SliceAttrs,
-    shape=slice_shape, forward=slice_forward, vjp=slice_vjp,
+    shape=slice_shape, forward=slice_forward, vjp=slice_vjp, onnx=lower_slice,
     kinks="none: slice is linear.",
     samples=(Sample((normal(4, 6),), {"axis": 1, "start": 1, "stop": 5}, name="middle"),
              Sample((normal(4, 6),), {"axis": -1, "start": -3}, name="negative"),

@@ -54,6 +54,14 @@ def softmax_reference(attrs, xs, ps):
     return exp / exp.sum(axis=attrs.axis, keepdims=True)
 
 
+def lower_softmax(b) -> str:
+    return b.node("Softmax", [b.input(0)], axis=b.attrs.axis)
+
+
+def lower_log_softmax(b) -> str:
+    return b.node("LogSoftmax", [b.input(0)], axis=b.attrs.axis)
+
+
 _SAMPLES = (
     Sample((normal(4, 3),), name="matrix"),
     Sample((normal(1, 5),), name="batch_of_one"),
@@ -71,7 +79,7 @@ SOFTMAX = register_op(Op(
     dx = out * (g - sum over axis of (g * out))
     Shape: same as x (at least one axis; axis in [-rank, rank)).""",
     inputs=(Arg("x"),), attrs=SoftmaxAttrs,
-    shape=softmax_shape, forward=softmax_forward, vjp=softmax_vjp,
+    shape=softmax_shape, forward=softmax_forward, vjp=softmax_vjp, onnx=lower_softmax,
     reference=softmax_reference,
     kinks="none: softmax is smooth everywhere.",
     samples=_SAMPLES,
@@ -103,6 +111,7 @@ LOG_SOFTMAX = register_op(Op(
     Shape: same as x (at least one axis; axis in [-rank, rank)).""",
     inputs=(Arg("x"),), attrs=SoftmaxAttrs,
     shape=softmax_shape, forward=log_softmax_forward, vjp=log_softmax_vjp,
+    onnx=lower_log_softmax,
     reference=log_softmax_reference,
     kinks="none: log_softmax is smooth everywhere.",
     samples=_SAMPLES,

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from .lowering import floats, polynomial
+
 # erf(x) = x P(x^2) / Q(x^2) for |x| <= 0.46875 (highest power first).
 _SMALL_P = (1.85777706184603153e-1, 3.16112374387056560e00, 1.13864154151050156e02,
             3.77485237685302021e02, 3.20937758913846947e03)
@@ -120,3 +122,41 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
     """Phi(x) = P(N(0, 1) <= x) = erfc(-x / sqrt 2) / 2, relatively accurate in both tails
     (the right tail as 1 - a tiny number, which is all a float can hold)."""
     return 0.5 * erfc(x * -math.sqrt(0.5))
+
+
+def _lower_exp_minus_square(b, y: str) -> str:
+    """exp(-y^2) for y >= 0 in ONNX nodes, split as `_exp_minus_square` (floor = trunc)."""
+    s = b.node("Div", [b.node("Floor", [b.node("Mul", [floats(b, 16.0), y])]),
+                       floats(b, 16.0)])
+    first = b.node("Exp", [b.node("Neg", [b.node("Mul", [s, s])])])
+    rest = b.node("Mul", [b.node("Sub", [y, s]), b.node("Add", [y, s])])
+    return b.node("Mul", [first, b.node("Exp", [b.node("Neg", [rest])])])
+
+
+def lower_erfc(b, z: str) -> str:
+    """erfc(z) as ONNX nodes: Cody's three ranges, each computed everywhere on a clamped
+    copy of |z| (so none overflows) and the right one picked per element by Where. For
+    exports whose runtime lacks Erf in this dtype (onnxruntime has no float64 Erf)."""
+    y = b.node("Min", [b.node("Abs", [z]), floats(b, _CLAMP)])
+    y2 = b.node("Mul", [y, y])
+    small = b.node("Sub", [floats(b, 1.0), b.node("Div", [
+        b.node("Mul", [y, polynomial(b, _SMALL_P, y2)]), polynomial(b, _SMALL_Q, y2)])])
+    mid = b.node("Div", [b.node("Mul", [_lower_exp_minus_square(b, y),
+                                        polynomial(b, _MID_P, y)]), polynomial(b, _MID_Q, y)])
+    y_big = b.node("Max", [y, floats(b, _MID)])
+    s = b.node("Reciprocal", [b.node("Mul", [y_big, y_big])])
+    tail = b.node("Div", [b.node("Mul", [s, polynomial(b, _BIG_P, s)]),
+                          polynomial(b, _BIG_Q, s)])
+    big = b.node("Div", [b.node("Mul", [_lower_exp_minus_square(b, y_big), b.node("Sub", [
+        floats(b, 1.0 / math.sqrt(math.pi)), tail])]), y_big])
+    of_abs = b.node("Where", [b.node("LessOrEqual", [y, floats(b, _SMALL)]), small,
+                              b.node("Where", [b.node("LessOrEqual", [y, floats(b, _MID)]),
+                                               mid, big])])
+    negative = b.node("Less", [z, floats(b, 0.0)])
+    return b.node("Where", [negative, b.node("Sub", [floats(b, 2.0), of_abs]), of_abs])
+
+
+def lower_normal_cdf(b, x: str) -> str:
+    """Phi(x) = erfc(-x / sqrt 2) / 2 as ONNX nodes (see lower_erfc)."""
+    z = b.node("Mul", [x, floats(b, -1.0 / math.sqrt(2.0))])
+    return b.node("Mul", [floats(b, 0.5), lower_erfc(b, z)])

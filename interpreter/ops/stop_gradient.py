@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..core.dims import Shape
+from .lowering import identity
 from .registry import Arg, Op, register_op
 from .samples import Sample, normal
 
@@ -31,6 +32,7 @@ STOP_GRADIENT = register_op(Op(
     Shape: same as x.""",
     inputs=(Arg("x", differentiable=False),),
     shape=stop_gradient_shape, forward=stop_gradient_forward, vjp=stop_gradient_vjp,
+    onnx=identity,
     kinks="none: the forward is the identity; the gradient is 0 everywhere by definition.",
     samples=(Sample((normal(3, 4),), name="matrix"), Sample((normal(),), name="scalar")),
 ))
