@@ -238,3 +238,18 @@ def test_hostile_npz_files_are_invalid_input_either_way(tmp_path, capsys, name, 
             "pickle.npz": "a Python pickle, which is never loaded",
             "empty.npz": "the file is empty", "missing.npz": "no such file",
             "a_directory": "is a directory", "array.npy": npy}[name] in err
+
+
+def test_run_refuses_to_start_from_non_finite_weights(tmp_path, capsys):
+    # Before, this was exit 3, "the update before epoch 1, step 1 made it so".
+    import numpy as np
+
+    weights = tmp_path / "w.npz"
+    run(["run", XOR, "--save", str(weights), "-q", "--epochs", "1"], capsys)
+    arrays = dict(np.load(weights))
+    arrays["a1.W"][0, 0] = np.nan
+    np.savez(weights, **arrays)
+    code, _, err = run(["run", XOR, "--load", str(weights), "-q"], capsys)
+    assert code == 1
+    assert err.strip() == (f"{weights}: holds values that are not finite (NaN or infinite) in "
+                           "'a1.W'; a run cannot start from them")

@@ -22,6 +22,7 @@ import numpy as np
 from ..core.errors import Problem
 from ..core.literals import numeric_array
 from ..core.names import suggest
+from ..read.csv_file import DEFAULT_MAX_BYTES as CSV_MAX_BYTES
 from ..read.csv_file import CsvError, read_csv
 from ..read.npz import (DEFAULT_MAX_BYTES, NpzError, NpzMismatch, read_arrays, read_headers,
                         read_npy)
@@ -159,14 +160,17 @@ def _read_file(path: Path, written: str, spec: DataSpec, place: Place, max_bytes
     suffix = path.suffix.lower()
     if path.is_dir():
         raise SourceError(place.problem(f"'{path}' is a directory, not a data file", *sub))
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
+        # A broken symlink or a loop of them goes on to the reader, which says which.
         raise SourceError(place.problem(f"no such file '{path}'", *sub))
     if suffix not in SUFFIXES:
         raise SourceError(place.problem(f"'{written}': a data file is .npz, .npy or .csv, "
                                         f"not '{path.suffix or path.name}'", *sub))
     try:
         if suffix == ".csv":
-            table = read_csv(path, delimiter=spec.delimiter, max_bytes=max_bytes)
+            # A CSV keeps its own, smaller budget (parsing it costs several times its size).
+            table = read_csv(path, delimiter=spec.delimiter,
+                             max_bytes=min(max_bytes, CSV_MAX_BYTES))
             return {name: table.values[:, i] for i, name in enumerate(table.header)}, True
         if suffix == ".npy":
             return {path.stem: read_npy(path, max_bytes)}, False

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..core.errors import ExitCode, SpecError, TrainingError
+from ..core.errors import DataError, ExitCode, Problem, SpecError, TrainingError
 from .output import STDOUT, check_output, plot_history, plural, print_table, write_json
 
 
@@ -35,6 +35,12 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                             "(data, optimizer, epochs) to run it")])
     if args.load is not None:
         net.load_weights(args.load)
+        # A file's NaNs are the file's fault (exit 1), not a diverged run's (exit 3).
+        broken = [name for name, array in net.params.items() if not np.all(np.isfinite(array))]
+        if broken:
+            raise DataError([Problem("holds values that are not finite (NaN or infinite) in "
+                                     + ", ".join(f"'{name}'" for name in broken)
+                                     + "; a run cannot start from them", str(args.load))])
     resumed = read_state(net, args.resume) if args.resume is not None else None
     if args.data is not None:
         data, held_out = given_sections(net, file_data(net, args.data, "--data",

@@ -7,17 +7,45 @@ file or the new one, never a mix. The temporary file's name says whose it is
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
+import stat
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, BinaryIO, Callable
 
 from .errors import InterpreterError
 
 # Created files get 0o666 minus the umask, as any program's output does (tempfile.mkstemp
 # would make them 0600, readable by their owner alone).
 _NEW_FILE_MODE = 0o666
+
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, a device (/dev/zero) or a socket, not a file with an end."""
+
+
+def open_for_reading(path: str | os.PathLike) -> BinaryIO:
+    """Open a file to read in binary, refusing anything but a regular file: opening a FIFO
+    waits for a writer forever and a device such as /dev/zero never ends. The open itself
+    does not block (O_NONBLOCK), so the check is made on what was opened. Raises OSError:
+    FileNotFoundError, IsADirectoryError, NotRegularFile, ..., each with a `strerror`."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(handle).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                    "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+                    "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise NotRegularFile(errno.EINVAL, f"is {kind}, not a regular file", str(path))
+        os.set_blocking(handle, True)
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
 
 
 def check_writable(path: Path, flag: str) -> None:

@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.files import open_for_reading
 from ..core.names import suggest
 
 DEFAULT_MAX_BYTES = 128 * 2**20
@@ -89,7 +90,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise CsvError(f"is {_mib(size)}, more than the {_mib(max_bytes)} a CSV file may "
                            "be (save large data as .npz)")
-        with open(path, "rb") as stream:
+        with open_for_reading(path) as stream:
             # One byte past the budget: the file may have grown since stat.
             data = stream.read(max_bytes + 1)
     except FileNotFoundError:

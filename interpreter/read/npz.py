@@ -18,6 +18,7 @@ from typing import IO, Callable, Iterable
 import numpy as np
 
 from ..core.errors import DataError, Problem
+from ..core.files import open_for_reading
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _NPY_MAGIC = b"\x93NUMPY"
@@ -165,7 +166,7 @@ def _gib(size: int) -> str:
 
 def _start(path: str | os.PathLike) -> tuple[bytes, int]:
     try:
-        with open(path, "rb") as stream:
+        with open_for_reading(path) as stream:
             return stream.read(8), os.fstat(stream.fileno()).st_size
     except FileNotFoundError:
         raise NpzError("no such file") from None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Problem, SpecError
+from ..core.files import open_for_reading
 from .json_reader import read_json
 from .source import MAX_FILE_BYTES, SUFFIXES, SURROGATE, SourceMap, no_cyclic_gc
 from .yaml_reader import read_yaml
@@ -51,7 +52,12 @@ def read_file(path: str | Path) -> tuple[Any, SourceMap]:
             raise SpecError([Problem(f"file is {size / 2**20:.0f} MiB, larger than the "
                                      f"{MAX_FILE_BYTES // 2**20} MiB limit; refusing to read it",
                                      name)])
-        raw = path.read_bytes()
+        with open_for_reading(path) as stream:
+            # One byte past the limit: the file may have grown since stat.
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise SpecError([Problem(f"file is larger than the {MAX_FILE_BYTES // 2**20} MiB "
+                                     "limit; refusing to read it", name)])
     except FileNotFoundError:
         raise SpecError([Problem("no such file", name)]) from None
     except IsADirectoryError:

@@ -26,7 +26,7 @@ import safetensors
 import safetensors.numpy
 
 from ..core.errors import DataError, Problem
-from ..core.files import write_atomically
+from ..core.files import open_for_reading, write_atomically
 from ..core.names import suggest
 from ..read import npz
 
@@ -92,7 +92,7 @@ class _Refused(Exception):
 
 def _detect(path: str | os.PathLike) -> str:
     try:
-        with open(path, "rb") as stream:
+        with open_for_reading(path) as stream:
             head = stream.read(9)
             size = os.fstat(stream.fileno()).st_size
     except FileNotFoundError:

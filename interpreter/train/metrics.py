@@ -6,7 +6,8 @@ Conventions, as in Keras and scikit-learn:
   prediction's axis 1 (`(rows, classes, ...)`); a target is class indices or, with the
   prediction's shape, one-hot rows or probabilities (their argmax). A prediction with one
   score per row is binary: logits (for `bce_with_logits`) are thresholded at 0,
-  probabilities at 0.5, and so is the target.
+  probabilities at 0.5; a float target is a probability (bce_with_logits' target too),
+  thresholded at 0.5.
 - `top_k_accuracy`: the target class is among the k highest scores (1.0 when k >= classes).
 - `mae` and `rmse` over every element; `r2` per output column, then averaged
   (scikit-learn's `uniform_average`; a constant column scores 1.0 if predicted exactly,
@@ -71,20 +72,20 @@ def predicted_classes(prediction: np.ndarray, threshold: float = 0.5) -> np.ndar
     return (prediction > threshold).astype(np.int64).reshape(len(prediction), -1)
 
 
-def _target_classes(prediction: np.ndarray, target: np.ndarray, threshold: float
-                    ) -> np.ndarray:
+def _target_classes(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
     if _is_scores(prediction):
         if target.shape == prediction.shape:  # one-hot rows or probabilities
             return np.argmax(target, axis=1)
         return target.astype(np.int64, copy=False)
     if target.dtype.kind in "iub":
         return target.astype(np.int64).reshape(len(target), -1)
-    return (target > threshold).astype(np.int64).reshape(len(target), -1)
+    # A target is a probability even when the prediction is a logit.
+    return (target > 0.5).astype(np.int64).reshape(len(target), -1)
 
 
 def accuracy(prediction: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> float:
     predicted = predicted_classes(prediction, threshold)
-    expected = _target_classes(prediction, target, threshold)
+    expected = _target_classes(prediction, target)
     return float(np.mean(predicted == expected.reshape(predicted.shape)))
 
 
@@ -94,10 +95,10 @@ def top_k_accuracy(prediction: np.ndarray, target: np.ndarray, k: int) -> float:
     classes = prediction.shape[1]
     if k >= classes:
         return 1.0
-    expected = _target_classes(prediction, target, 0.5)
+    expected = _target_classes(prediction, target)
     scores = np.moveaxis(prediction, 1, -1)
-    # The target's score must beat all but fewer than k others (ties count against it,
-    # as in Keras's in_top_k with a strict ordering).
+    # Fewer than k other scores may be strictly higher than the target's: a tie at the
+    # k-th place counts as in the top k, as in Keras's in_top_k.
     chosen = np.take_along_axis(scores, expected[..., None], axis=-1)
     higher = np.sum(scores > chosen, axis=-1)
     return float(np.mean(higher < k))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -30,6 +30,17 @@ if TYPE_CHECKING:
     from .loop import Trainer
 
 GRAPH_FIELDS = ("inputs", "nodes", "outputs", "loss", "dtype")
+# What restoring the record assumes of it; a file is untrusted, so anything else is refused.
+_COUNTERS = ("epoch", "step", "position")
+_DAMAGED = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError)
+
+
+class SavedRun(NamedTuple):
+    """A checkpoint read for a resume: its tensors, its record and where it came from."""
+
+    tensors: dict
+    meta: dict
+    path: str
 
 
 def spec_hash(spec: Spec, fields: tuple[str, ...] | None = None) -> str:
@@ -88,7 +99,7 @@ def save(trainer: Trainer, path: str | os.PathLike, best: EarlyStopping | None =
     save_checkpoint(path, tensors, meta)
 
 
-def read_state(net: Network, path: str | os.PathLike) -> tuple[dict, dict]:
+def read_state(net: Network, path: str | os.PathLike) -> SavedRun:
     """A checkpoint's tensors and record, checked against `net` (names, shapes, dtypes and
     the graph's hash), to `restore` once the run's trainer exists."""
     expected = {name: (array.shape, array.dtype) for name, array in _weights(net).items()}
@@ -101,13 +112,31 @@ def read_state(net: Network, path: str | os.PathLike) -> tuple[dict, dict]:
         raise DataError([Problem(f"was written for a different network (spec "
                                  f"'{meta.get('spec_name')}'): the inputs, nodes, outputs, "
                                  "loss or dtype have changed since", str(path))])
-    return tensors, meta
+    for key in _COUNTERS:
+        value = meta.get(key)
+        if type(value) is not int or value < 0:
+            raise DataError([Problem(f"its training record is damaged: '{key}' is {value!r}, "
+                                     "not a count", str(path))])
+    lr = meta.get("lr")
+    if type(lr) not in (int, float) or not np.isfinite(lr):
+        raise DataError([Problem(f"its training record is damaged: 'lr' is {lr!r}, not a "
+                                 "finite number", str(path))])
+    return SavedRun(tensors, meta, str(path))
 
 
-def restore(trainer: Trainer, state: tuple[dict, dict], best: EarlyStopping | None = None
-            ) -> None:
+def restore(trainer: Trainer, state: SavedRun, best: EarlyStopping | None = None) -> None:
     """Put the run a checkpoint recorded back into `trainer` (built from the same spec)."""
-    tensors, meta = state
+    try:
+        _restore(trainer, state, best)
+    except _DAMAGED as exc:
+        # The record was checked by hash, not by content: one edited by hand (or written by
+        # something else) fails here, and that is the file's fault, not a bug.
+        raise DataError([Problem(f"its training record is damaged and cannot be resumed "
+                                 f"({type(exc).__name__}: {exc})", state.path)]) from None
+
+
+def _restore(trainer: Trainer, state: SavedRun, best: EarlyStopping | None) -> None:
+    tensors, meta, path = state
     net = trainer.net
     weights = _weights(net)
     for name, target in weights.items():
@@ -126,7 +155,7 @@ def restore(trainer: Trainer, state: tuple[dict, dict], best: EarlyStopping | No
     except ValueError as exc:
         raise DataError([Problem(f"its optimizer state does not fit this run's optimizer "
                                  f"({trainer.config.optimizer.name}): {exc}",
-                                 None)]) from None
+                                 path)]) from None
     if trainer.schedule is not None and meta.get("horizon") is not None:
         from .schedules import make_schedule
 

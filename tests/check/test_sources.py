@@ -213,3 +213,47 @@ def test_library_data_errors_are_data_errors(folder):
     net = interpreter.load(spec, data=False)
     with pytest.raises(DataError, match="no such file"):
         net.train()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"),
+                    reason="needs FIFOs and /dev/zero")
+@pytest.mark.parametrize("name, target, message", [
+    ("pipe.csv", "fifo", "is a FIFO (named pipe), not a regular file"),
+    ("pipe.npz", "fifo", "is a FIFO (named pipe), not a regular file"),
+    ("zero.csv", "/dev/zero", "is a device, not a regular file"),
+    ("zero.npy", "/dev/zero", "is a device, not a regular file"),
+    ("loop.csv", "loop.csv", "Too many levels of symbolic links"),
+], ids=["fifo_csv", "fifo_npz", "dev_zero_csv", "dev_zero_npy", "symlink_loop"])
+def test_files_that_never_end_are_refused_at_once(folder, capsys, name, target, message):
+    # Before, a FIFO hung validate forever and /dev/zero as a CSV read 4 GiB into memory.
+    import signal
+
+    if target == "fifo":
+        os.mkfifo(folder / name)
+    else:
+        os.symlink(target, folder / name)
+
+    def fail(*_):
+        raise AssertionError("reading the file blocked")
+    signal.signal(signal.SIGALRM, fail)
+    signal.alarm(10)
+    try:
+        spec = write_spec(folder, "{file: " + name + "}")
+        code, lines = validate(spec, capsys)
+    finally:
+        signal.alarm(0)
+    assert code == 1
+    assert lines == [f"{at(spec, 13, name)}: train.data.file: cannot read '{folder / name}': "
+                     + message]
+
+
+def test_a_csv_keeps_its_own_budget_below_the_data_budget(folder, monkeypatch):
+    # The spec's data budget (4 GiB) must not lift the CSV reader's 128 MiB limit.
+    from interpreter.read import csv_file
+
+    seen = []
+    real = csv_file._read_bytes
+    monkeypatch.setattr(csv_file, "_read_bytes",
+                        lambda path, max_bytes: seen.append(max_bytes) or real(path, max_bytes))
+    interpreter.load(write_spec(folder, "{file: good.csv, " + CSV_INPUTS + "}"))
+    assert seen == [csv_file.DEFAULT_MAX_BYTES]

@@ -68,3 +68,50 @@ def test_a_dead_processs_temporary_is_removed_and_a_live_ones_kept(tmp_path):
     finally:
         alive.kill()
         alive.wait()
+
+
+# ----- reading: only regular files --------------------------------------------------------
+
+def _alarm(seconds: int):
+    """A read that blocks (a FIFO without a writer) fails the test instead of hanging it."""
+    import signal
+
+    def fail(*_):
+        raise AssertionError("the read blocked")
+    signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+
+
+@needs_fifo
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    from interpreter.core.files import NotRegularFile, open_for_reading
+
+    os.mkfifo(tmp_path / "pipe")
+    _alarm(10)
+    try:
+        with pytest.raises(NotRegularFile, match="is a FIFO"):
+            open_for_reading(tmp_path / "pipe")
+    finally:
+        import signal
+        signal.alarm(0)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_a_device_that_never_ends_is_refused():
+    from interpreter.core.files import NotRegularFile, open_for_reading
+
+    with pytest.raises(NotRegularFile, match="is a device"):
+        open_for_reading("/dev/zero")
+
+
+def test_a_regular_file_and_a_folder(tmp_path):
+    from interpreter.core.files import open_for_reading
+
+    (tmp_path / "f").write_bytes(b"abc")
+    with open_for_reading(tmp_path / "f") as stream:
+        assert stream.read() == b"abc"
+    with pytest.raises(IsADirectoryError):
+        open_for_reading(tmp_path)

@@ -140,7 +140,7 @@ def test_an_unreadable_file(tmp_path, monkeypatch):
     # Permissions do not bind for root, so the refusal is simulated where the file is opened.
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr("interpreter.read.csv_file.open", refuse, raising=False)
+    monkeypatch.setattr("interpreter.read.csv_file.open_for_reading", refuse)
     assert refused(write(tmp_path, "a\n1\n")) == "Permission denied"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import pytest
@@ -196,3 +197,14 @@ def test_text_with_a_lone_surrogate_is_refused_located(kind):
 def test_paired_surrogate_escapes_are_one_character():
     data, _ = read_json('{"a": "\\ud83d\\ude00"}')
     assert data["a"] == "\U0001F600"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"),
+                    reason="needs FIFOs and /dev/zero")
+def test_a_fifo_or_a_device_is_not_a_spec(tmp_path):
+    # Before, a FIFO hung `validate` and /dev/zero read without end into memory.
+    os.mkfifo(tmp_path / "pipe.yaml")
+    os.symlink("/dev/zero", tmp_path / "zero.yaml")
+    assert "is a FIFO (named pipe), not a regular file" in error_lines(
+        read_file, tmp_path / "pipe.yaml")[0]
+    assert "is a device, not a regular file" in error_lines(read_file, tmp_path / "zero.yaml")[0]

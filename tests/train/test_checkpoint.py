@@ -226,3 +226,11 @@ def test_a_save_killed_mid_write_leaves_the_previous_checkpoint(tmp_path):
     save_checkpoint(path, {"w": np.zeros(3)}, {"epoch": 3})  # the next save tidies up
     assert not temporary.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.safetensors"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path):
+    path = tmp_path / "pipe.safetensors"
+    os.mkfifo(path)
+    with pytest.raises(DataError, match="is a FIFO"):
+        read_checkpoint(path)

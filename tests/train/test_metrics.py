@@ -84,3 +84,11 @@ def test_the_epoch_loss_with_reduction_sum_is_on_the_final_loss_s_scale():
     assert history.steps == 4  # 3 + 3 + 3 + 1 rows
     assert history.losses[0] == pytest.approx(before, rel=1e-9)
     assert history.final_loss == pytest.approx(before, rel=1e-9)
+
+
+def test_a_soft_target_of_bce_with_logits_is_a_probability_not_a_logit():
+    # Before, the target was thresholded at the logit's 0, so a target of 0.2 was class 1.
+    logits = np.array([[-1.0], [2.0], [-3.0], [0.5]])
+    targets = np.array([[0.2], [0.9], [0.0], [0.7]])
+    with_logits = make_metric(MetricSpec(name="accuracy"), "bce_with_logits")
+    assert with_logits.compute(logits, targets) == 1.0

@@ -173,3 +173,41 @@ def test_early_stopping_s_record_and_best_weights_survive_a_resume(tmp_path):
     assert (history.epochs, history.best_epoch, history.stopped_early) == (
         expected.epochs, expected.best_epoch, True)
     assert_same_weights(weights_of(resumed), weights_of(whole))
+
+
+def _tampered(tmp_path, change) -> str:
+    import json
+
+    import safetensors
+    from safetensors.numpy import save_file
+
+    trainer = trainer_for(resumable(2))
+    trainer.run()
+    path = tmp_path / "ck.safetensors"
+    resume.save(trainer, path)
+    with safetensors.safe_open(str(path), framework="numpy") as handle:
+        record = json.loads(handle.metadata()["interpreter"])
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    change(record)
+    save_file(tensors, str(path), metadata={"interpreter": json.dumps(record)})
+    return str(path)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r.update(epoch="x"), "'epoch' is 'x', not a count"),
+    (lambda r: r.update(step=-1), "'step' is -1, not a count"),
+    (lambda r: r.update(lr="fast"), "'lr' is 'fast', not a finite number"),
+    (lambda r: r.pop("rng"), r"cannot be resumed \(KeyError: 'rng'\)"),
+    (lambda r: r["rng"].update(data={"bit_generator": "MT19937"}), "cannot be resumed"),
+    (lambda r: r.pop("optimizer"), "cannot be resumed"),
+], ids=["epoch", "step", "lr", "no_rng", "other_rng", "no_optimizer"])
+def test_a_hand_edited_record_is_a_data_error_naming_the_file(tmp_path, capsys, change,
+                                                              message):
+    # Before, each of these ended in an internal error (exit 4).
+    path = _tampered(tmp_path, change)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(resumable(2))
+    assert main(["run", str(spec), "--resume", path, "--epochs", "3", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{path}: its training record is damaged")
+    assert __import__("re").search(message, err)
