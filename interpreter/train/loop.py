@@ -90,6 +90,13 @@ class Trainer:
         self.evaluator = Evaluator(net, list(config.metrics))
         self.stopper = (EarlyStopping(config.early_stopping, validation is not None)
                         if config.early_stopping is not None else None)
+        if self.stopper is not None and self.stopper.monitor not in self.records():
+            raise SpecError([net.source.problem(
+                ("train", "early_stopping"),
+                f"early_stopping monitors '{self.stopper.monitor}', which this run does not "
+                "record (it records " + ", ".join(self.records()) + ")"
+                + ("; give it validation data" if self.stopper.monitor.startswith("val_")
+                   and validation is None else ""))])
         self.history = History()
         # Where the run is: epochs done, batches done within the next, steps done in all.
         self.epoch = 0
@@ -102,6 +109,12 @@ class Trainer:
         self.stop_requested = False
         self.finished = False
         net.reseed(config.seed)
+
+    def records(self) -> list[str]:
+        """The numbers each epoch records: loss, the metrics, and their val_ twins."""
+        keys = self.evaluator.keys()
+        return keys + ["lr"] + ([f"val_{k}" for k in keys] if self.validation is not None
+                                else [])
 
     # ----- the loop ----------------------------------------------------------------------
 

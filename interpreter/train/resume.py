@@ -137,6 +137,12 @@ def restore(trainer: Trainer, state: SavedRun, best: EarlyStopping | None = None
 
 def _restore(trainer: Trainer, state: SavedRun, best: EarlyStopping | None) -> None:
     tensors, meta, path = state
+    epoch, position = meta["epoch"], meta["position"]
+    if position and epoch >= trainer.config.epochs:  # checked before anything changes
+        raise DataError([Problem(
+            f"stopped within epoch {epoch + 1} (after {position} of its steps), past the "
+            f"{trainer.config.epochs} epochs this run asks for; resume with --epochs "
+            f"{epoch + 1} or more (--epochs counts every epoch)", path)])
     net = trainer.net
     weights = _weights(net)
     for name, target in weights.items():

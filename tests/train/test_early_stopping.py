@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ..conftest import ROOT
+
 import interpreter
 from interpreter.check.document import EarlyStoppingSpec
 from interpreter.train.early_stopping import EarlyStopping
@@ -93,3 +95,16 @@ def test_without_restore_best_the_last_weights_stay():
     assert history.final["val_loss"] == pytest.approx(history.metrics["val_loss"][-1],
                                                       rel=1e-12)
     assert history.final["val_loss"] > min(history.metrics["val_loss"])
+
+
+def test_a_monitor_the_run_does_not_record_is_a_located_error():
+    """iris monitors val_loss; a Trainer given no validation rows says so, at the spec's
+    early_stopping line, instead of failing after the first epoch."""
+    import interpreter
+    from interpreter.core.errors import SpecError
+    from interpreter.train.loop import Trainer, settings
+
+    net = interpreter.load(ROOT / "specs" / "iris.yaml")
+    with pytest.raises(SpecError, match=r"iris.yaml:\d+:\d+: early_stopping monitors "
+                       r"'val_loss', which this run does not record .*give it validation"):
+        Trainer(net, settings(net, epochs=2), net.data)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ..conftest import ROOT
+
 import interpreter
 from interpreter.cli import main
 from interpreter.core.errors import DataError
@@ -211,3 +213,39 @@ def test_a_hand_edited_record_is_a_data_error_naming_the_file(tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"{path}: its training record is damaged")
     assert __import__("re").search(message, err)
+
+
+def test_a_mid_epoch_checkpoint_refuses_fewer_epochs_than_it_holds(tmp_path):
+    """A run stopped within epoch 2 cannot resume as a 1-epoch run: its weights hold part
+    of epoch 2 already."""
+    import interpreter
+    from interpreter.core.errors import DataError
+    from interpreter.train.data import section_data
+    from interpreter.train.loop import Interrupted, Trainer, settings
+    from interpreter.train.resume import read_state, restore, save
+
+    spec = ROOT / "specs" / "iris.yaml"
+    net = interpreter.load(spec)
+    trainer = Trainer(net, settings(net, epochs=3, batch_size=16), net.data,
+                      section_data(net, "validation"))
+
+    class StopAtTwelve:
+        def start(self, trainer): pass
+        def begin_epoch(self, epoch, position): pass
+        def step(self, loss):
+            if trainer.steps == 12:
+                trainer.request_stop()
+        def end_epoch(self, epoch, numbers, last=False): pass
+        def close(self): pass
+
+    with pytest.raises(Interrupted):
+        trainer.run(progress=StopAtTwelve())
+    save(trainer, tmp_path / "run.safetensors")
+    again = interpreter.load(spec)
+    short = Trainer(again, settings(again, epochs=1, batch_size=16), again.data,
+                    section_data(again, "validation"))
+    before = {name: array.copy() for name, array in again.params.items()}
+    with pytest.raises(DataError, match=r"stopped within epoch 2 \(after 4 of its steps\), "
+                       r"past the 1 epochs"):
+        restore(short, read_state(again, tmp_path / "run.safetensors"))
+    assert all(np.array_equal(before[k], again.params[k]) for k in before)  # untouched
