@@ -9,7 +9,8 @@ from interpreter import Arg, Op, register_op
 from interpreter.core.errors import FeedError
 from interpreter.ops.registry import unregister_op
 
-from ..cli.conftest import cube_plugin, run  # noqa: F401  (a fixture)
+from ..cli.conftest import run
+from ..plugin_ops import cube_plugin  # noqa: F401  (a fixture)
 
 
 def test_a_forward_only_op_is_refused_for_training_with_its_location(cube_plugin, capsys):

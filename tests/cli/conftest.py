@@ -1,69 +1,7 @@
-"""Plugin modules written for a test, importable by `--plugin`, and removed afterwards."""
+"""Shared by the command-line tests: the plugin fixture and a runner of `main`."""
 from __future__ import annotations
 
-import sys
-
-import pytest
-
-from interpreter.ops.registry import unregister_op
-
-CUBE = '''
-from interpreter import Arg, Op, register_op
-
-
-def cube_shape(attrs, shapes):
-    return shapes[0]
-
-
-def cube_forward(ctx, xs, ps):
-    return xs[0] ** 3, xs[0]
-
-
-def cube_vjp(ctx, g, x, needs):
-    return ({grad},), ()
-
-
-register_op(Op(name="{name}", doc="out = x^3\\n\\ndx = 3 x^2 g", inputs=(Arg("x"),),
-               shape=cube_shape, forward=cube_forward, vjp={vjp}, kinks="none"))
-'''
-
-SPEC = """version: 1
-name: plugged
-dtype: float64
-inputs: {{X: {{shape: [batch, 2]}}, y: {{shape: [batch, 1]}}}}
-nodes:
-  - {{id: h, op: linear, inputs: [X], attrs: {{out_features: 1}}}}
-  - {{id: c, op: {name}, inputs: [h]}}
-  - {{id: loss, op: mse, inputs: [c, y]}}
-outputs: [c]
-loss: loss
-{train}"""
-
-TRAIN = """train:
-  data: {inline: {X: [[0, 1], [1, 0], [1, 1]], y: [[0], [1], [0.5]]}}
-  optimizer: {name: sgd, lr: 0.01}
-  epochs: 2
-"""
-
-
-@pytest.fixture
-def cube_plugin(tmp_path, monkeypatch):
-    """make(module, op, grad=..., vjp="cube_vjp", train=True) -> the spec's path."""
-    created = []
-
-    def make(module: str, op: str, grad: str = "3 * x * x * g", vjp: str = "cube_vjp",
-             train: bool = True):
-        (tmp_path / f"{module}.py").write_text(CUBE.format(name=op, grad=grad, vjp=vjp))
-        created.append((module, op))
-        spec = tmp_path / f"{op}.yaml"
-        spec.write_text(SPEC.format(name=op, train=TRAIN if train else ""))
-        return spec
-
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield make
-    for module, op in created:
-        unregister_op(op)
-        sys.modules.pop(module, None)
+from ..plugin_ops import cube_plugin  # noqa: F401  (a fixture)
 
 
 def run(argv, capsys):
