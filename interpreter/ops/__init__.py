@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from . import (activations, classification_losses, constant, conv, dropout, elementwise,
-               embedding, linear, losses, math, matmul, normalization, parameter, pooling,
-               reductions, shape, softmax, stop_gradient)
+               embedding, indexing, linear, losses, math, matmul, normalization, parameter,
+               pooling, reductions, shape, softmax, stop_gradient)
 
 __all__ = ["activations", "classification_losses", "constant", "conv", "dropout",
-           "elementwise", "embedding", "linear", "losses", "math", "matmul", "normalization",
-           "parameter", "pooling", "reductions", "shape", "softmax", "stop_gradient"]
+           "elementwise", "embedding", "indexing", "linear", "losses", "math", "matmul",
+           "normalization", "parameter", "pooling", "reductions", "shape", "softmax", "stop_gradient"]

@@ -1,12 +1,17 @@
-"""Elementwise unary math: neg, exp, log, sqrt, pow, abs, clip."""
+"""Elementwise unary math: neg, exp, log, sqrt, pow, abs, clip, reciprocal, erf, identity."""
 from __future__ import annotations
+
+import math
+from dataclasses import replace
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from .registry import Attrs, register_op
-from ._builders import default_unary_samples, onnx_node, unary_op
-from .lowering import floats
+from .registry import Arg, Attrs, Op, register_op
+from .samples import Sample, normal, uniform
+from ._builders import default_unary_samples, onnx_node, same_shape, unary_op
+from .lowering import floats, identity
+from .special import erf, lower_erf
 
 
 def _neg(a, x):
@@ -178,3 +183,91 @@ CLIP = register_op(unary_op(
     dx = g where min <= x <= max, else 0
     Shape: same as x.""",
     kinks="at x == min or x == max the gradient passes (1), as torch.clamp."))
+
+
+def _reciprocal(a, x):
+    return 1 / x
+
+
+def _reciprocal_derivative(a, x, out):
+    return -(out * out)
+
+
+RECIPROCAL = register_op(unary_op(
+    "reciprocal", _reciprocal, _reciprocal_derivative, onnx=onnx_node("Reciprocal"),
+    avoid=(0.0,),
+    doc="""Reciprocal, as ONNX Reciprocal and torch.reciprocal.
+
+    out = 1 / x
+    dx = -g / x^2 = -g * out^2
+    Shape: same as x.""",
+    kinks="x = 0 is outside the domain: out is +-inf and the gradient -inf there, as numpy "
+          "computes them (samples keep |x| >= 0.1)."))
+
+
+def _erf(a, x):
+    return erf(x)
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+def _erf_derivative(a, x, out):
+    # exp(-x^2) is exactly 0 beyond |x| = 27 in float64 (sooner in float32): the clip
+    # changes no value and keeps x * x from overflowing.
+    clipped = np.clip(x, -30.0, 30.0)
+    return _TWO_OVER_SQRT_PI * np.exp(-(clipped * clipped))
+
+
+def erf_reference(attrs, xs, ps):
+    """The standard library's erf, element by element."""
+    return np.vectorize(math.erf, otypes=[xs[0].dtype])(xs[0])
+
+
+def lower_erf_node(b) -> str:
+    if b.dtype == np.float32:
+        return b.node("Erf", [b.input(0)])
+    # onnxruntime has no float64 Erf: Cody's approximation in nodes, as forward computes it.
+    return lower_erf(b, b.input(0))
+
+
+_ERF = unary_op(
+    "erf", _erf, _erf_derivative, onnx=lower_erf_node,
+    samples=default_unary_samples() + (
+        # Across Cody's three ranges (|x| <= 0.46875, up to 4, beyond) and near 0.
+        Sample((uniform(-6.0, 6.0, 4, 5),), name="wide"),
+        Sample((uniform(-1e-3, 1e-3, 3),), name="tiny"),
+    ),
+    doc="""Gauss error function, as ONNX Erf and torch.special.erf.
+
+    out = erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt
+    dx = g * 2/sqrt(pi) * exp(-x^2)
+    erf is computed by ops/special.py (Cody's approximation, 7e-16 relative in float64).
+    Shape: same as x.""",
+    kinks="none: erf is smooth everywhere.")
+# unary_op has no slot for a reference; the record is frozen, so copy it with one.
+ERF = register_op(replace(_ERF, reference=erf_reference))
+
+
+def identity_forward(ctx, xs, ps):
+    return xs[0], None
+
+
+def identity_vjp(ctx, g, saved, needs):
+    return (g,), ()
+
+
+IDENTITY = register_op(Op(
+    name="identity",
+    doc="""The identity, as ONNX Identity and torch.nn.Identity: the value and its gradient
+    pass through unchanged (unlike stop_gradient, which blocks the gradient).
+
+    out = x
+    dx = g
+    Shape: same as x.""",
+    inputs=(Arg("x"),), shape=same_shape, forward=identity_forward, vjp=identity_vjp,
+    onnx=identity,
+    kinks="none: identity is linear.",
+    samples=(Sample((normal(3, 4),), name="matrix"), Sample((normal(1, 5),), name="row"),
+             Sample((normal(),), name="scalar"), Sample((normal(2, 3, 2),), name="rank3")),
+))

@@ -363,3 +363,64 @@ GLOBAL_AVG_POOL2D = register_op(Op(
         Sample((normal(2, 2, 3, 7),), name="non_square"),
     ),
 ))
+
+
+# ----- global_max_pool2d: ONNX GlobalMaxPool (self-contained; uses only _distinct above) ---
+
+def global_max_pool2d_shape(a, shapes):
+    x = shapes[0]
+    check_rank(x)
+    return (x[0], x[1], 1, 1)
+
+
+def global_max_pool2d_forward(ctx, xs, ps):
+    x = xs[0]
+    n, c = x.shape[:2]
+    # argmax gives the first maximum in row-major order: the pixel that gets the gradient.
+    winner = x.reshape(n, c, -1).argmax(axis=2)
+    out = np.take_along_axis(x.reshape(n, c, -1), winner[:, :, None], axis=2)
+    return out.reshape(n, c, 1, 1), (winner, x.shape)
+
+
+def global_max_pool2d_vjp(ctx, g, saved, needs):
+    winner, x_shape = saved
+    if not needs[0]:
+        return (None,), ()
+    n, c = x_shape[:2]
+    gx = np.zeros((n, c, x_shape[2] * x_shape[3]), dtype=g.dtype)
+    np.put_along_axis(gx, winner[:, :, None], g.reshape(n, c, 1), axis=2)
+    return (gx.reshape(x_shape),), ()
+
+
+def global_max_pool2d_reference(attrs, xs, ps):
+    return xs[0].max(axis=(2, 3), keepdims=True)
+
+
+def lower_global_max_pool2d(b) -> str:
+    # ReduceMax keeping the pixel axes is GlobalMaxPool's value, and onnxruntime runs it in
+    # float64 too.
+    return reduce(b, "ReduceMax", b.input(0), [2, 3], keepdims=True)
+
+
+GLOBAL_MAX_POOL2D = register_op(Op(
+    name="global_max_pool2d",
+    doc="""Maximum of each channel over all its pixels, as ONNX GlobalMaxPool and torch's
+    adaptive_max_pool2d(X, 1).
+
+    out[n, c, 0, 0] = max_{y, x} X[n, c, y, x]
+    dX[n, c, y, x] = g[n, c, 0, 0] at the first maximal pixel (row-major), 0 elsewhere
+    Shape: X (N, C, H, W) -> (N, C, 1, 1), ONNX's layout (global_avg_pool2d, by contrast,
+    drops the pixel axes).""",
+    inputs=(Arg("X"),),
+    shape=global_max_pool2d_shape, forward=global_max_pool2d_forward,
+    vjp=global_max_pool2d_vjp, onnx=lower_global_max_pool2d,
+    reference=global_max_pool2d_reference,
+    kinks="ties: the whole gradient goes to the first maximal pixel in row-major order, as "
+          "torch's max pooling and max_pool2d here (the reduction op max splits it among "
+          "ties instead).",
+    samples=(
+        Sample((_distinct(2, 3, 4, 5, seed=11),), name="basic"),
+        Sample((_distinct(1, 1, 1, 1, seed=12),), name="one_pixel"),
+        Sample((_distinct(1, 2, 3, 7, seed=13),), name="batch_of_one"),
+    ),
+))

@@ -1,4 +1,4 @@
-"""Special functions numpy lacks: the complementary error function and the normal CDF.
+"""Special functions numpy lacks: the error function, its complement and the normal CDF.
 
 numpy has no erf, scipy is not a dependency, and `math.erf` applied element by element is a
 Python-speed loop. `erfc` here is W. J. Cody's rational Chebyshev approximation ("Rational
@@ -160,3 +160,17 @@ def lower_normal_cdf(b, x: str) -> str:
     """Phi(x) = erfc(-x / sqrt 2) / 2 as ONNX nodes (see lower_erfc)."""
     z = b.node("Mul", [x, floats(b, -1.0 / math.sqrt(2.0))])
     return b.node("Mul", [floats(b, 0.5), lower_erfc(b, z)])
+
+
+def lower_erf(b, z: str) -> str:
+    """erf(z) as ONNX nodes, as `erf`: the direct series for |z| <= 0.46875 (where
+    1 - erfc(z) would lose digits to cancellation), 1 - erfc(z) elsewhere. For float64,
+    where onnxruntime has no Erf kernel."""
+    small_z = b.node("Where", [b.node("LessOrEqual", [b.node("Abs", [z]), floats(b, _SMALL)]),
+                               z, floats(b, 0.0)])
+    z2 = b.node("Mul", [small_z, small_z])
+    small = b.node("Div", [b.node("Mul", [small_z, polynomial(b, _SMALL_P, z2)]),
+                           polynomial(b, _SMALL_Q, z2)])
+    rest = b.node("Sub", [floats(b, 1.0), lower_erfc(b, z)])
+    return b.node("Where", [b.node("LessOrEqual", [b.node("Abs", [z]), floats(b, _SMALL)]),
+                            small, rest])

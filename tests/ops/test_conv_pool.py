@@ -99,6 +99,13 @@ def test_global_avg_pool2d_drops_the_spatial_axes():
     np.testing.assert_array_equal(gx, np.full(x.shape, 0.25))
 
 
+def test_global_max_pool2d_keeps_onnx_layout_and_a_tie_goes_to_the_first_pixel():
+    x = image([[1.0, 3.0], [3.0, -2.0]])
+    out, gx, _ = run("global_max_pool2d", x, {}, g=np.full((1, 1, 1, 1), 2.0))
+    assert out.shape == (1, 1, 1, 1) and out.item() == 3.0
+    np.testing.assert_array_equal(gx, image([[0.0, 2.0], [0.0, 0.0]]))  # (0, 1), not (1, 0)
+
+
 # ----- shapes, dtypes and memory ---------------------------------------------------------
 
 CASES = [

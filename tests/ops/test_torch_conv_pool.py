@@ -31,12 +31,17 @@ def _global_avg_pool2d(attrs, xs, ps):
     return F.adaptive_avg_pool2d(xs[0], 1).flatten(1)
 
 
+def _global_max_pool2d(attrs, xs, ps):
+    return F.adaptive_max_pool2d(xs[0], 1)
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("op_name, torch_fn", [
     ("conv2d", _conv2d),
     ("max_pool2d", _max_pool2d),
     ("avg_pool2d", _avg_pool2d),
     ("global_avg_pool2d", _global_avg_pool2d),
+    ("global_max_pool2d", _global_max_pool2d),
 ])
 def test_every_sample_matches_torch(op_name, torch_fn):
     compare(op_name, torch_fn, rtol=1e-9)

@@ -32,6 +32,26 @@ def _slice(a, xs, ps):
     return x[tuple(index)]
 
 
+def _gather(a, xs, ps):
+    data, indices = xs
+    axis = a.axis % data.dim()
+    size = data.shape[axis]
+    picked = torch.index_select(data, axis, indices.reshape(-1) % size)
+    return picked.reshape(data.shape[:axis] + indices.shape + data.shape[axis + 1:])
+
+
+def _squeeze(a, xs, ps):
+    return torch.squeeze(xs[0]) if a.axes is None else torch.squeeze(xs[0], tuple(a.axes))
+
+
+def _unsqueeze(a, xs, ps):
+    x = xs[0]
+    rank = x.dim() + len(a.axes)
+    for axis in sorted(axis % rank for axis in a.axes):
+        x = torch.unsqueeze(x, axis)
+    return x
+
+
 def _half_squared_error(a, xs, ps):
     pred, target = xs
     total = 0.5 * ((pred - target) ** 2).sum()
@@ -55,6 +75,9 @@ TORCH_FUNCTIONS = {
     "pow": lambda a, xs, ps: torch.pow(xs[0], a.exponent),
     "abs": lambda a, xs, ps: torch.abs(xs[0]),
     "clip": lambda a, xs, ps: torch.clamp(xs[0], a.min, a.max),
+    "reciprocal": lambda a, xs, ps: torch.reciprocal(xs[0]),
+    "erf": lambda a, xs, ps: torch.special.erf(xs[0]),
+    "identity": lambda a, xs, ps: torch.nn.Identity()(xs[0]),
     "sum": _reduce(torch.sum),
     "mean": _reduce(torch.mean),
     "max": _reduce(torch.amax),
@@ -64,6 +87,9 @@ TORCH_FUNCTIONS = {
         *(a.perm if a.perm is not None else range(xs[0].dim() - 1, -1, -1))),
     "concat": lambda a, xs, ps: torch.cat(xs, dim=a.axis),
     "slice": _slice,
+    "gather": _gather,
+    "squeeze": _squeeze,
+    "unsqueeze": _unsqueeze,
     "half_squared_error": _half_squared_error,
     "mse": lambda a, xs, ps: torch.nn.functional.mse_loss(*xs, reduction=a.reduction),
 }
