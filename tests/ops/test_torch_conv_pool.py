@@ -19,12 +19,12 @@ def _conv2d(attrs, xs, ps):
 
 def _max_pool2d(attrs, xs, ps):
     return F.max_pool2d(xs[0], attrs.kernel_size, stride=attrs.steps, padding=attrs.padding,
-                        dilation=attrs.dilation)
+                        dilation=attrs.dilation, ceil_mode=attrs.ceil_mode)
 
 
 def _avg_pool2d(attrs, xs, ps):
     return F.avg_pool2d(xs[0], attrs.kernel_size, stride=attrs.steps, padding=attrs.padding,
-                        count_include_pad=attrs.count_include_pad)
+                        count_include_pad=attrs.count_include_pad, ceil_mode=attrs.ceil_mode)
 
 
 def _global_avg_pool2d(attrs, xs, ps):
@@ -55,6 +55,8 @@ def test_the_samples_cover_every_conv2d_attr():
     {"kernel_size": 2, "stride": 1},
     {"kernel_size": 3, "stride": 2, "padding": 1},
     {"kernel_size": 2, "stride": 1, "dilation": 2},
+    {"kernel_size": 2, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
 ])
 def test_max_pool_ties_are_broken_as_torch_breaks_them(attrs):
     # Values from {0, 1}: nearly every window holds a tie.
