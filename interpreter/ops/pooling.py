@@ -25,6 +25,7 @@ class PoolAttrs(Attrs):
                                      "default) means kernel_size, as in torch.")
     padding: PadPair = Field((0, 0), description="Padding on each side (height, width), at "
                              "most half the kernel.")
+    dilation: SizePair = Field((1, 1), description="Spacing between window taps.")
     ceil_mode: bool = Field(False, description="Round the output size up rather than down, "
                             "as torch: a last, partial window is kept when it starts inside "
                             "X or its left (top) padding.")
@@ -43,16 +44,12 @@ class PoolAttrs(Attrs):
 
 
 class MaxPoolAttrs(PoolAttrs):
-    dilation: SizePair = Field((1, 1), description="Spacing between window taps.")
+    """max_pool2d's attrs: the window's alone (padding is -inf, so there is nothing to count)."""
 
 
 class AvgPoolAttrs(PoolAttrs):
     count_include_pad: bool = Field(True, description="Divide by the whole window, padding "
                                     "included (torch's default), or by its pixels only.")
-
-
-def _dilation(a: PoolAttrs) -> tuple[int, int]:
-    return getattr(a, "dilation", (1, 1))
 
 
 def _ceil_size(size: Dim, kernel: int, stride: int, padding: int, dilation: int) -> Dim:
@@ -71,11 +68,11 @@ def _ceil_size(size: Dim, kernel: int, stride: int, padding: int, dilation: int)
 
 def pool_hw(a: PoolAttrs, x: tuple) -> tuple[Dim, Dim]:
     """(H_out, W_out) for X's shape, symbolic or not; checks that the windows fit."""
-    floor = window_shape(x, a.kernel_size, a.steps, a.padding, _dilation(a))
+    floor = window_shape(x, a.kernel_size, a.steps, a.padding, a.dilation)
     if not a.ceil_mode:
         return floor
     return tuple(_ceil_size(x[2 + axis], a.kernel_size[axis], a.steps[axis], a.padding[axis],
-                            _dilation(a)[axis]) for axis in range(2))
+                            a.dilation[axis]) for axis in range(2))
 
 
 def pool_shape(a: PoolAttrs, shapes):
@@ -89,7 +86,7 @@ def _end_padding(a: PoolAttrs, x_shape: tuple, out_hw: tuple) -> tuple[int, int]
     reach: padding of their own, never counted by avg_pool2d."""
     ends = []
     for axis in range(2):
-        reach = _dilation(a)[axis] * (a.kernel_size[axis] - 1) + 1
+        reach = a.dilation[axis] * (a.kernel_size[axis] - 1) + 1
         last = (out_hw[axis] - 1) * a.steps[axis] + reach  # one past the last tap
         ends.append(max(0, last - x_shape[2 + axis] - 2 * a.padding[axis]))
     return ends[0], ends[1]
@@ -107,7 +104,7 @@ def _pad_windows(x: np.ndarray, a: PoolAttrs, out_hw: tuple, value: float) -> np
 
 
 def _non_overlapping(a: PoolAttrs) -> bool:
-    return (a.steps == a.kernel_size and a.padding == (0, 0) and _dilation(a) == (1, 1)
+    return (a.steps == a.kernel_size and a.padding == (0, 0) and a.dilation == (1, 1)
             and not a.ceil_mode)
 
 
@@ -115,7 +112,7 @@ def _scatter(a: PoolAttrs, g_windows: np.ndarray, x_shape: tuple, padded_shape: 
     """Sum per-window gradients (N, C, kh, kw, H_out, W_out) back onto X's pixels."""
     if not _non_overlapping(a):
         (ph, pw), (h, w) = a.padding, x_shape[2:]
-        gxp = col2im(g_windows, padded_shape, a.steps, _dilation(a))
+        gxp = col2im(g_windows, padded_shape, a.steps, a.dilation)
         return gxp[:, :, ph:ph + h, pw:pw + w]  # the padding's share is dropped
     # Tiled windows: every pixel is in at most one, so each tap's gradients are assigned,
     # not accumulated, and no zero fill is needed unless rows or columns are left over.
@@ -247,7 +244,7 @@ def _lower_ceil(b) -> tuple[int, list[int]]:
     pads = conv_pads(a.padding)
     if not a.ceil_mode:
         return 0, pads
-    reaches = [d * (k - 1) + 1 for k, d in zip(a.kernel_size, _dilation(a))]
+    reaches = [d * (k - 1) + 1 for k, d in zip(a.kernel_size, a.dilation)]
     if all(s <= r - p for s, r, p in zip(a.steps, reaches, a.padding)):
         return 1, pads  # the rule never applies: the two agree
     x = b.shape(0)
@@ -321,7 +318,7 @@ def _divisor(a: AvgPoolAttrs, x_shape: tuple, out_hw: tuple, dtype) -> np.ndarra
         p, size = a.padding[axis], x_shape[2 + axis]
         low, high = (-p, size + p) if a.count_include_pad else (0, size)
         starts = np.arange(out_hw[axis]) * a.steps[axis] - p
-        taps = starts[:, None] + np.arange(a.kernel_size[axis])
+        taps = starts[:, None] + np.arange(a.kernel_size[axis]) * a.dilation[axis]
         counts.append(((taps >= low) & (taps < high)).sum(axis=1))
     # Cast now: dividing a float32 g by an int64 array would make float64.
     return np.outer(counts[0], counts[1]).astype(dtype)
@@ -337,7 +334,7 @@ def avg_pool2d_forward(ctx, xs, ps):
     out = np.zeros(x.shape[:2] + tuple(out_hw), dtype=x.dtype)
     for i in range(a.kernel_size[0]):
         for j in range(a.kernel_size[1]):
-            rows, columns = offset_slices(i, j, a.steps, (1, 1), out_hw)
+            rows, columns = offset_slices(i, j, a.steps, a.dilation, out_hw)
             out += xp[:, :, rows, columns]
     out /= _divisor(a, x.shape, out_hw, x.dtype)
     return out, (x.shape, xp.shape)
@@ -358,18 +355,20 @@ def avg_pool2d_vjp(ctx, g, saved, needs):
 def avg_pool2d_reference(attrs, xs, ps):
     """The definition, one window at a time."""
     x = xs[0]
-    (kh, kw), (sh, sw), (ph, pw) = attrs.kernel_size, attrs.steps, attrs.padding
-    h_out = _reference_size(x.shape[2], kh, sh, ph, 1, attrs.ceil_mode)
-    w_out = _reference_size(x.shape[3], kw, sw, pw, 1, attrs.ceil_mode)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (attrs.kernel_size, attrs.steps, attrs.padding,
+                                              attrs.dilation)
+    h_out = _reference_size(x.shape[2], kh, sh, ph, dh, attrs.ceil_mode)
+    w_out = _reference_size(x.shape[3], kw, sw, pw, dw, attrs.ceil_mode)
     # Zeros past the padding, where ceil_mode's last windows may hang: never counted.
-    big = max(kh, kw) + max(sh, sw)
+    big = max(kh * dh, kw * dw) + max(sh, sw)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph + big), (pw, pw + big)))
     real = np.pad(np.ones(x.shape[2:]), ((ph, ph + big), (pw, pw + big)))
     padded = np.pad(np.ones((x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)), ((0, big), (0, big)))
     out = np.zeros(x.shape[:2] + (h_out, w_out))
     for row in range(h_out):
         for col in range(w_out):
-            window = (slice(row * sh, row * sh + kh), slice(col * sw, col * sw + kw))
+            window = (slice(row * sh, row * sh + dh * (kh - 1) + 1, dh),
+                      slice(col * sw, col * sw + dw * (kw - 1) + 1, dw))
             count = (padded if attrs.count_include_pad else real)[window].sum()
             out[:, :, row, col] = xp[(..., *window)].sum(axis=(2, 3)) / count
     return out
@@ -378,7 +377,8 @@ def avg_pool2d_reference(attrs, xs, ps):
 def lower_avg_pool2d(b) -> str:
     a = b.attrs
     x = b.input(0)
-    if b.dtype == np.float32:
+    if b.dtype == np.float32 and a.dilation == (1, 1):
+        # (AveragePool has dilations from opset 19; the slices below serve every opset.)
         ceil_mode, pads = _lower_ceil(b)
         include = a.count_include_pad
         if include and pads[2:] != pads[:2]:
@@ -399,13 +399,13 @@ def lower_avg_pool2d(b) -> str:
         out_hw = b.out_shape()[2:]
         (ph, pw), (eh, ew) = a.padding, _end_padding(a, b.shape(0), out_hw)
         xp = b.node("Pad", [x, ints(b, [0, 0, ph, pw, 0, 0, ph + eh, pw + ew])])
-        total = b.node("Sum", lower_taps(b, xp, a.kernel_size, a.steps, (1, 1), (2, 3)))
+        total = b.node("Sum", lower_taps(b, xp, a.kernel_size, a.steps, a.dilation, (2, 3)))
         divisor = _divisor(a, b.shape(0), out_hw, b.dtype)
         return b.node("Div", [total, b.constant(np.asarray(divisor, b.dtype), "divisor")])
 
     def window_sums(image: str) -> str:
         return b.node("Sum", lower_taps(b, lower_pad(b, image, a.padding), a.kernel_size,
-                                        a.steps, (1, 1), (2, 3)))
+                                        a.steps, a.dilation, (2, 3)))
 
     total = window_sums(x)
     if a.count_include_pad or a.padding == (0, 0):
@@ -418,13 +418,14 @@ AVG_POOL2D = register_op(Op(
     name="avg_pool2d",
     doc="""Mean over windows of NCHW images, as torch.nn.functional.avg_pool2d.
 
-    out[n, c, y, x] = sum_{i, j} Xpad[n, c, y sh + i, x sw + j] / count
+    out[n, c, y, x] = sum_{i, j} Xpad[n, c, y sh + i dh, x sw + j dw] / count
     (Xpad: X padded with zeros; count = kh·kw, or with count_include_pad false the number
     of real pixels in the window.)
     dX: each pixel gets g / count summed over every window containing it.
     Shape: X (N, C, H, W) -> (N, C, H_out, W_out) with
-    H_out = floor((H + 2 ph - kh) / sh) + 1 (W_out alike); stride defaults to kernel_size;
-    padding at most half the kernel. With ceil_mode, ceil replaces floor, less one if that
+    H_out = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1 (W_out alike); stride defaults to
+    kernel_size; padding at most half the kernel. dilation is ONNX's (torch's avg_pool2d
+    has none). With ceil_mode, ceil replaces floor, less one if that
     last window would start at H + ph or later (torch's rule); a window hanging past the
     padding counts only its taps inside the padded X (inside X without count_include_pad),
     as torch.""",
@@ -454,6 +455,14 @@ AVG_POOL2D = register_op(Op(
                name="ceil_exclude_padding"),
         Sample((normal(1, 2, 6, 7),), {"kernel_size": 2, "stride": 3, "ceil_mode": True},
                name="ceil_last_window"),
+        Sample((normal(2, 2, 7, 8),), {"kernel_size": 2, "stride": 1, "dilation": [2, 3]},
+               name="dilation"),
+        Sample((normal(1, 2, 7, 8),), {"kernel_size": 3, "stride": 2, "padding": 1,
+                                       "dilation": 2, "count_include_pad": False},
+               name="dilation_exclude_padding"),
+        Sample((normal(1, 2, 7, 8),), {"kernel_size": 3, "stride": 2, "padding": 1,
+                                       "dilation": 2, "ceil_mode": True},
+               name="dilation_ceil"),
     ),
 ))
 
