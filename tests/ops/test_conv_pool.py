@@ -91,6 +91,31 @@ def test_avg_pool2d_count_include_pad_divisors():
     np.testing.assert_allclose(gx, np.ones((1, 1, 2, 2)))  # four windows, 1/4 each
 
 
+def test_ceil_mode_keeps_a_last_partial_window_that_counts_only_the_padded_input():
+    # Width 4, kernel 3, stride 2, padding 1: the padded row is 6 wide, and rounding up
+    # adds a window at 4..6 whose last tap is past it.
+    x = image([[1.0, 2.0, 3.0, 4.0]])
+    attrs = {"kernel_size": [1, 3], "stride": [1, 2], "padding": [0, 1], "ceil_mode": True}
+    out, gx, _ = run("avg_pool2d", x, attrs)
+    np.testing.assert_allclose(out, image([[3 / 3, 9 / 3, 4 / 2]]))  # (0 + 1 + 2) / 3 ...
+    np.testing.assert_allclose(gx, image([[1 / 3, 2 / 3, 1 / 3, 1 / 3 + 1 / 2]]))
+    out, _, _ = run("avg_pool2d", x, {**attrs, "count_include_pad": False})
+    np.testing.assert_allclose(out, image([[3 / 2, 9 / 3, 4 / 1]]))
+    out, gx, _ = run("max_pool2d", x, attrs)
+    np.testing.assert_array_equal(out, image([[2, 4, 4]]))
+    np.testing.assert_array_equal(gx, image([[0, 1, 0, 2]]))
+
+
+def test_ceil_mode_drops_a_window_that_would_start_past_the_input():
+    # Height 6, kernel 2, stride 3: ceil((6 - 2) / 3) + 1 = 3 windows, but the third would
+    # start at 6, past X, so torch keeps 2 (as floor does here).
+    x = np.random.default_rng(0).normal(size=(1, 1, 6, 7))
+    ceil, _, _ = run("max_pool2d", x, {"kernel_size": 2, "stride": 3, "ceil_mode": True})
+    floor, _, _ = run("max_pool2d", x, {"kernel_size": 2, "stride": 3})
+    assert ceil.shape == (1, 1, 2, 3) and floor.shape == (1, 1, 2, 2)
+    np.testing.assert_array_equal(ceil[..., :2], floor)
+
+
 def test_global_avg_pool2d_drops_the_spatial_axes():
     x = np.arange(24.0).reshape(2, 3, 2, 2)
     out, gx, _ = run("global_avg_pool2d", x, {})
@@ -115,6 +140,8 @@ CASES = [
     ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1}),
     ("avg_pool2d", {"kernel_size": 2}),
     ("avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
+    ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+    ("avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
     ("global_avg_pool2d", {}),
 ]
 
@@ -190,6 +217,12 @@ loss: loss
      "(batch, 3, (h - 2)//2 + 1, (w - 2)//2 + 1)"),
     ("{id: c, op: avg_pool2d, inputs: [X], attrs: {kernel_size: 3, stride: 1, padding: 1}}",
      "(batch, 3, h, w)"),
+    ("{id: c, op: max_pool2d, inputs: [X], attrs: {kernel_size: 2, ceil_mode: true}}",
+     "(batch, 3, (h - 1)//2 + 1, (w - 1)//2 + 1)"),
+    ("{id: c, op: avg_pool2d, inputs: [X], attrs: {kernel_size: 2, stride: 3, ceil_mode: true}}",
+     "(batch, 3, min(h//3, (h - 1)//3) + 1, min(w//3, (w - 1)//3) + 1)"),
+    ("{id: c, op: avg_pool2d, inputs: [X], attrs: {kernel_size: 3, stride: 1, ceil_mode: true}}",
+     "(batch, 3, h - 2, w - 2)"),
     ("{id: c, op: global_avg_pool2d, inputs: [X]}", "(batch, 3)"),
 ])
 def test_symbolic_sizes_flow_through_and_run(node, output):
