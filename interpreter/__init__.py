@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from . import datasets
-from .api import Network, load, load_checkpoint, loads, save_checkpoint
+from .api import Network, from_onnx, load, load_checkpoint, loads, save_checkpoint
 from .check.document import Spec
 from .core.errors import (DataError, FeedError, InternalError, InterpreterError, Problem,
                           ShapeError, SpecError, TrainingError)
@@ -25,6 +25,6 @@ __all__ = [
     "Arg", "Attrs", "CannotLower", "Context", "DataError", "FeedError", "History", "Init",
     "InternalError", "InterpreterError", "Lowering", "Network", "Op", "ParamDef", "Problem",
     "Sample", "ShapeError", "Spec", "SpecError", "StateDef", "TrainingError", "all_ops",
-    "datasets", "get_op", "load", "load_checkpoint", "loads", "register_op",
+    "datasets", "from_onnx", "get_op", "load", "load_checkpoint", "loads", "register_op",
     "save_checkpoint", "unbroadcast",
 ]
