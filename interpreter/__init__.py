@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from . import datasets
-from .api import Network, from_onnx, load, load_checkpoint, loads, save_checkpoint
+from .api import Network, load, load_checkpoint, loads, save_checkpoint
 from .check.document import Spec
 from .core.errors import (DataError, FeedError, InternalError, InterpreterError, Problem,
                           ShapeError, SpecError, TrainingError)
@@ -16,6 +16,7 @@ from .ops.initializers import Init
 from .ops.lowering import CannotLower, Lowering
 from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, StateDef, all_ops, get_op,
                            register_op, unbroadcast)
+from .onnx_import import from_onnx
 from .ops.samples import Sample
 from .train.history import History
 

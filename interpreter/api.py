@@ -58,14 +58,6 @@ class Network(Engine):
         return to_onnx(self, path, opset=opset, with_loss=with_loss)
 
 
-def from_onnx(path: str | os.PathLike | Any) -> Network:
-    """Import an ONNX model (a path or a ModelProto) as a Network with its weights (needs
-    the `onnx` extra); `net.spec` is the imported spec. See docs/onnx.md."""
-    from .onnx_import import from_onnx as import_network
-
-    return import_network(path)
-
-
 def save_checkpoint(net: Network, path: str | os.PathLike,
                     metadata: Mapping[str, Any] | None = None) -> None:
     """Write the network's parameters and state (by their spec names) to a safetensors
