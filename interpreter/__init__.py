@@ -16,6 +16,7 @@ from .ops.initializers import Init
 from .ops.lowering import CannotLower, Lowering
 from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, StateDef, all_ops, get_op,
                            register_op, unbroadcast)
+from .onnx_import import from_onnx
 from .ops.samples import Sample
 from .train.history import History
 
@@ -25,6 +26,6 @@ __all__ = [
     "Arg", "Attrs", "CannotLower", "Context", "DataError", "FeedError", "History", "Init",
     "InternalError", "InterpreterError", "Lowering", "Network", "Op", "ParamDef", "Problem",
     "Sample", "ShapeError", "Spec", "SpecError", "StateDef", "TrainingError", "all_ops",
-    "datasets", "get_op", "load", "load_checkpoint", "loads", "register_op",
+    "datasets", "from_onnx", "get_op", "load", "load_checkpoint", "loads", "register_op",
     "save_checkpoint", "unbroadcast",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..core.errors import ExitCode, InternalError, InterpreterError, SpecError
-from . import export, graph
+from . import export, graph, import_onnx
 from .arguments import positive_float, whole_number
 from .inference import command_evaluate, command_predict
 from .info import COMMANDS as INFO_COMMANDS, add_commands as add_info_commands
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_info_commands(commands, plugins)
     graph.add_parser(commands, [plugins])
     export.add_parser(commands, [plugins])
+    import_onnx.add_parser(commands, [plugins])
     trace.add_parser(commands, [plugins])
     gradcheck.add_parser(commands, [plugins])
     summary.add_parser(commands, [plugins])
@@ -148,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return graph.command_graph(args, sys.stdout)
         if args.command == "export":
             return export.command_export(args, sys.stdout)
+        if args.command == "import":
+            return import_onnx.command_import(args, sys.stdout)
         if args.command == "trace":
             return trace.command_trace(args, sys.stdout)
         if args.command == "gradcheck":

@@ -1,0 +1,560 @@
+"""Import an ONNX model as a spec: each ONNX node mapped onto one of our ops where the
+semantics match exactly (the rules are in onnx_import_rules.py), the initializers as the
+mapped ops' parameters or as `parameter` nodes.
+
+- graph inputs (those that are not initializers) become `inputs:`, in ONNX's order, with
+  `dim_param` as symbols and unknown dims as fresh symbols (`X_dim0`);
+- a node's id is its output's name when that is a valid id, else its node name (or output
+  name) sanitised (`/fc1/Gemm` -> `fc1_Gemm`), kept unique; graph outputs keep their names;
+- parameters of up to SMALL values are written literally in the spec, larger ones start as
+  zeros in the spec and take their values from the weights file;
+- every unsupported op, and every unsupported attribute, is collected first and reported
+  in one error.
+
+This module is the top layer, beside onnx_export.py; `onnx` is an optional dependency.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core.errors import InterpreterError
+from .core.files import write_atomically
+from .core.names import IDENTIFIER
+from .onnx_export import require_onnx
+from .onnx_import_rules import RULES, Unsupported
+
+SMALL = 16  # parameters of at most this many values are written literally in the spec
+_FLOATS = {"float32", "float64"}
+_INTS = {"int32", "int64"}
+
+
+def sanitise(name: str) -> str:
+    """A valid id from an ONNX name: other characters become '_' (`/fc1/Gemm` -> `fc1_Gemm`)."""
+    text = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")
+    text = re.sub(r"_+", "_", text)
+    if not text:
+        return "node"
+    return text if IDENTIFIER.fullmatch(text) else f"n_{text}"
+
+
+@dataclass
+class Imported:
+    """An imported model: the spec dict, every parameter's and state array's value by its
+    spec name, and the spec's YAML text."""
+
+    spec: dict[str, Any]
+    values: dict[str, np.ndarray]
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return spec_yaml(self.spec, self.source)
+
+    def in_spec(self) -> bool:
+        """Whether the spec alone holds every value (no weights file is needed)."""
+        net = build_network(Imported(self.spec, {}, self.source))
+        net.params.sync()
+        values = {**net.params, **net.state}
+        return all(np.array_equal(values[k], v) for k, v in self.values.items())
+
+
+class NodeContext:
+    """What one rule sees of its ONNX node: attributes, inputs as spec references or
+    constants, and shapes; `emit` adds a helper node before the node's own."""
+
+    def __init__(self, importer: "Importer", node: Any, node_id: str) -> None:
+        self.importer = importer
+        self.proto = node
+        self.id = node_id
+        self.opset = importer.opset
+        self.attrs = {a.name: importer.onnx.helper.get_attribute_value(a)
+                      for a in node.attribute}
+        self._emitted = 0
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        value = self.attrs.get(name, default)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def only(self, **allowed: Any) -> None:
+        """Refuse any attribute outside `allowed`'s defaults (name -> accepted values)."""
+        for name, accepted in allowed.items():
+            value = self.attr(name)
+            if value is not None and value not in accepted:
+                raise Unsupported(f"{name}={value!r} is not supported")
+
+    def has(self, index: int) -> bool:
+        return index < len(self.proto.input) and self.proto.input[index] != ""
+
+    def input_count(self) -> int:
+        return sum(1 for name in self.proto.input if name)
+
+    def name(self, index: int) -> str:
+        return self.proto.input[index]
+
+    def is_constant(self, index: int) -> bool:
+        return self.has(index) and self.name(index) in self.importer.constants
+
+    def constant(self, index: int, what: str) -> np.ndarray:
+        if not self.is_constant(index):
+            raise Unsupported(f"{what} (input {index}) must be an initializer or Constant")
+        return self.importer.constants[self.name(index)]
+
+    def input(self, index: int) -> str:
+        return self.importer.reference(self.name(index))
+
+    def shape(self, index: int) -> tuple | None:
+        return self.importer.shape_of(self.name(index))
+
+    def rank(self, index: int) -> int:
+        shape = self.shape(index)
+        if shape is None:
+            raise Unsupported(f"the rank of input {index} is unknown (shape inference)")
+        return len(shape)
+
+    def emit(self, op: str, inputs: list[str], attrs: dict | None = None,
+             params: dict | None = None) -> str:
+        self._emitted += 1
+        node_id = self.importer.claim(f"{self.id}_{op}")
+        self.importer.add_node(node_id, op, inputs, attrs or {}, params or {})
+        return node_id
+
+    def constant_node(self, value: np.ndarray, hint: str) -> str:
+        node_id = self.importer.claim(f"{self.id}_{hint}")
+        self.importer.add_node(node_id, "constant", [], {"value": _plain(value)}, {})
+        return node_id
+
+
+class Importer:
+    def __init__(self, model: Any, source: str) -> None:
+        onnx = self.onnx = require_onnx()
+        self.source = source
+        try:
+            model = onnx.shape_inference.infer_shapes(model)
+        except Exception:  # noqa: BLE001 - shapes are a help here, not a requirement
+            pass
+        self.model = model
+        graph = self.graph = model.graph
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+                          None)
+        if self.opset is None:
+            raise InterpreterError(f"cannot import {source}: the model imports no default "
+                                   "(ai.onnx) opset")
+        self.constants: dict[str, np.ndarray] = {
+            t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        self.initializers = set(self.constants)
+        self.types: dict[str, Any] = {}
+        for info in list(graph.input) + list(graph.value_info) + list(graph.output):
+            self.types.setdefault(info.name, info.type)
+        self.refs: dict[str, str] = {}  # an ONNX tensor -> the spec id holding it
+        self.taken: set[str] = set()
+        self.nodes: list[dict[str, Any]] = []
+        self.values: dict[str, np.ndarray] = {}
+        self.dtype = self._float_dtype()
+        self.symbols: dict[str, str] = {}
+
+    # ----- names -----------------------------------------------------------------------
+
+    def claim(self, hint: str) -> str:
+        base = sanitise(hint)
+        name, count = base, 1
+        while name in self.taken:
+            count += 1
+            name = f"{base}_{count}"
+        self.taken.add(name)
+        return name
+
+    def node_id(self, node: Any) -> str:
+        output = node.output[0]
+        if output in self.reserved:
+            return self.reserved[output]
+        if IDENTIFIER.fullmatch(output) and output not in self.taken:
+            return self.claim(output)
+        return self.claim(node.name or output)
+
+    # ----- types and shapes --------------------------------------------------------------
+
+    def _elem_dtype(self, elem_type: int) -> np.dtype:
+        return np.dtype(self.onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+
+    def _float_dtype(self) -> np.dtype:
+        for info in self.graph.input:
+            if info.name not in self.initializers and info.type.HasField("tensor_type"):
+                dtype = self._elem_dtype(info.type.tensor_type.elem_type)
+                if dtype.kind == "f":
+                    return dtype
+        for array in self.constants.values():
+            if array.dtype.kind == "f":
+                return array.dtype
+        return np.dtype(np.float32)
+
+    def is_integer(self, name: str) -> bool:
+        if name in self.constants:
+            return self.constants[name].dtype.kind in "iu"
+        kind = self.types.get(name)
+        return bool(kind is not None and kind.HasField("tensor_type") and
+                    self._elem_dtype(kind.tensor_type.elem_type).kind in "iu")
+
+    def shape_of(self, name: str) -> tuple | None:
+        if name in self.constants:
+            return tuple(self.constants[name].shape)
+        kind = self.types.get(name)
+        if kind is None or not kind.HasField("tensor_type") \
+                or not kind.tensor_type.HasField("shape"):
+            return None
+        return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                     for d in kind.tensor_type.shape.dim)
+
+    def _input_decl(self, info: Any, problems: list[str]) -> dict[str, Any]:
+        kind = info.type
+        if not kind.HasField("tensor_type"):
+            problems.append(f"input '{info.name}' is not a tensor")
+            return {"shape": []}
+        dtype = self._elem_dtype(kind.tensor_type.elem_type)
+        if dtype.name not in _FLOATS | _INTS or (dtype.kind == "f" and dtype != self.dtype):
+            problems.append(f"input '{info.name}' is {dtype.name}; inputs are "
+                            f"{self.dtype.name} (the network's float) or int32/int64")
+        shape: list[int | str] = []
+        if not kind.tensor_type.HasField("shape"):
+            problems.append(f"input '{info.name}' has no shape (not even its rank)")
+        for axis, dim in enumerate(kind.tensor_type.shape.dim):
+            if dim.HasField("dim_value"):
+                shape.append(int(dim.dim_value))
+            elif dim.dim_param:
+                shape.append(self.symbols.setdefault(dim.dim_param, sanitise(dim.dim_param)))
+            else:
+                shape.append(sanitise(f"{info.name}_dim{axis}"))
+        decl: dict[str, Any] = {"shape": shape}
+        if dtype.kind != "f":
+            decl["dtype"] = dtype.name
+        return decl
+
+    # ----- nodes -------------------------------------------------------------------------
+
+    def add_node(self, node_id: str, op: str, inputs: list[str], attrs: dict,
+                 params: dict[str, np.ndarray]) -> None:
+        node: dict[str, Any] = {"id": node_id, "op": op}
+        attrs = _concise(op, attrs)
+        if inputs:
+            node["inputs"] = list(inputs)
+        if attrs:
+            node["attrs"] = attrs
+        if params:
+            starts = {}
+            for local, value in params.items():
+                value = self.as_float(value)
+                full = node_id if op == "parameter" else f"{node_id}.{local}"
+                self.values[full] = value
+                if local.startswith("running_"):  # batch norm's state, not a parameter
+                    continue
+                starts[local] = _start(value)
+            if starts:
+                node["params"] = starts
+        self.nodes.append(node)
+
+    def as_float(self, value: np.ndarray) -> np.ndarray:
+        value = np.asarray(value)
+        if value.dtype.kind != "f":
+            raise Unsupported(f"a {value.dtype} initializer cannot be a float parameter")
+        return value.astype(self.dtype)
+
+    def reference(self, name: str) -> str:
+        """The spec id of an ONNX tensor; an initializer or Constant used as a tensor is
+        emitted on first use as a `parameter` node (trainable) or a `constant` node."""
+        if name in self.refs:
+            return self.refs[name]
+        if name not in self.constants:
+            raise Unsupported(f"input '{name}' is produced by no node")
+        value = self.constants[name]
+        if value.dtype.kind != "f":
+            raise Unsupported(f"the integer tensor '{name}' is used as a float tensor")
+        node_id = self.reserved.get(name) or self.claim(name)
+        if name in self.initializers:
+            self.add_node(node_id, "parameter", [], {"shape": list(value.shape)},
+                          {node_id: value})
+        else:
+            self.add_node(node_id, "constant", [], {"value": _plain(self.as_float(value))}, {})
+        self.refs[name] = node_id
+        return node_id
+
+    def run(self) -> Imported:
+        graph = self.graph
+        unknown: dict[str, list[str]] = {}
+        for index, node in enumerate(graph.node):
+            if node.domain not in ("", "ai.onnx") or node.op_type not in RULES:
+                label = node.op_type if node.domain in ("", "ai.onnx") \
+                    else f"{node.domain}.{node.op_type}"
+                unknown.setdefault(label, []).append(node.name or f"#{index}")
+        if unknown:
+            count = sum(len(v) for v in unknown.values())
+            listed = ", ".join(f"{op} ({len(names)}: {', '.join(names)})"
+                               for op, names in unknown.items())
+            raise InterpreterError(f"cannot import {self.source}: {count} node"
+                                   f"{'s use' if count != 1 else ' uses'} ops this project "
+                                   f"does not have: {listed}")
+        problems: list[str] = []
+        inputs = {}
+        for info in graph.input:
+            if info.name in self.initializers:
+                continue
+            name = self.claim(info.name)
+            inputs[name] = self._input_decl(info, problems)
+            self.refs[info.name] = name
+        self.reserved = {}
+        for out in graph.output:
+            if out.name in self.refs:
+                problems.append(f"output '{out.name}' is a graph input; there is no node to "
+                                "name it")
+            elif out.name not in self.reserved:
+                self.reserved[out.name] = self.claim(out.name)
+        for node in graph.node:
+            if node.op_type == "Constant":
+                self._constant(node, problems)
+                continue
+            context = NodeContext(self, node, self.node_id(node))
+            label = f"node '{node.name or node.output[0]}' ({node.op_type})"
+            if len([o for o in node.output if o]) > 1 and any(
+                    o in self._used() for o in node.output[1:] if o):
+                problems.append(f"{label}: only its first output is supported")
+                continue
+            try:
+                op, ins, attrs, params = RULES[node.op_type](context)
+            except Unsupported as exc:
+                problems.append(f"{label}: {exc}")
+                for output in node.output:  # its users are not reported again
+                    self.refs[output] = context.id
+                continue
+            if op is None:  # the node is its input (an identity folded away)
+                self.refs[node.output[0]] = ins[0]
+                continue
+            self.add_node(context.id, op, ins, attrs, params)
+            self.refs[node.output[0]] = context.id
+        outputs = []
+        for out in graph.output:
+            ref = self.refs.get(out.name)
+            if ref is None:
+                if out.name in self.constants:
+                    try:
+                        ref = self.reference(out.name)
+                    except Unsupported as exc:
+                        problems.append(f"output '{out.name}': {exc}")
+                        continue
+                else:
+                    continue
+            outputs.append(ref)
+        if problems:
+            raise InterpreterError(f"cannot import {self.source}: {len(problems)} problem"
+                                   f"{'s' if len(problems) != 1 else ''}:\n" +
+                                   "\n".join(f"  {p}" for p in problems))
+        spec: dict[str, Any] = {"version": 1, "name": sanitise(graph.name or "imported"),
+                                "dtype": self.dtype.name, "inputs": inputs,
+                                "nodes": self.nodes, "outputs": outputs}
+        if graph.doc_string:
+            spec["description"] = graph.doc_string
+        return Imported(spec, self.values, self.source)
+
+    def _used(self) -> set[str]:
+        if not hasattr(self, "_used_names"):
+            self._used_names = {i for n in self.graph.node for i in n.input} | {
+                o.name for o in self.graph.output}
+        return self._used_names
+
+    def _constant(self, node: Any, problems: list[str]) -> None:
+        attrs = {a.name: a for a in node.attribute}
+        helper, numpy_helper = self.onnx.helper, self.onnx.numpy_helper
+        if "value" in attrs:
+            value = numpy_helper.to_array(attrs["value"].t)
+        elif "value_float" in attrs or "value_int" in attrs:
+            value = np.array(helper.get_attribute_value(next(iter(attrs.values()))))
+        elif "value_floats" in attrs or "value_ints" in attrs:
+            value = np.array(helper.get_attribute_value(next(iter(attrs.values()))))
+        else:
+            problems.append(f"node '{node.name or node.output[0]}' (Constant): only value, "
+                            "value_float(s) and value_int(s) are supported")
+            return
+        self.constants[node.output[0]] = value
+        if node.output[0] in self.reserved:  # a graph output: it needs a node now
+            try:
+                self.reference(node.output[0])
+            except Unsupported as exc:
+                problems.append(f"node '{node.name or node.output[0]}' (Constant): {exc}")
+
+
+def _start(value: np.ndarray) -> Any:
+    """A parameter's start in the spec: all zeros or ones by name, small ones literally,
+    others zeros, their values coming from the weights file."""
+    if value.size and not np.any(value):
+        return {"init": "zeros"}
+    if value.size and np.all(value == 1):
+        return {"init": "ones"}
+    return _plain(value) if value.size <= SMALL else {"init": "zeros"}
+
+
+def _concise(op: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The attrs as a person writes them: defaults left out, a square pair as one int, a
+    pool's stride left out where it is the kernel (its default)."""
+    from .ops.registry import get_op
+
+    fields = get_op(op).attrs.model_fields
+    kept = {}
+    for key, value in attrs.items():
+        if isinstance(value, list) and len(value) == 2 and value[0] == value[1] \
+                and key in ("kernel_size", "stride", "padding", "dilation"):
+            value = value[0]
+        default = fields[key].default if key in fields else None
+        if key in fields and not fields[key].is_required() and _same(value, default):
+            continue
+        if key == "stride" and op.endswith("pool2d") and _same(value, attrs["kernel_size"]):
+            continue
+        kept[key] = value
+    if "kernel_size" in kept and isinstance(kept["kernel_size"], list) \
+            and kept["kernel_size"][0] == kept["kernel_size"][1]:
+        kept["kernel_size"] = kept["kernel_size"][0]
+    return kept
+
+
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(default, (list, tuple)) and len(default) == 2 and isinstance(value, int) \
+            and not isinstance(value, bool):
+        value = [value, value]
+    if isinstance(default, tuple):
+        default = list(default)
+    return value == default and type(value) is type(default) or (
+        isinstance(value, float) and isinstance(default, float) and value == default)
+
+
+def _plain(value: np.ndarray) -> Any:
+    """Nested lists of Python numbers, with float32 values rounded to the shortest text
+    that reads back to the same float32."""
+    array = np.asarray(value)
+    if array.dtype == np.float32:
+        flat = [float(np.format_float_positional(v, unique=True, trim="0"))
+                if math.isfinite(v) else float(v) for v in array.reshape(-1)]
+        return np.array(flat, dtype=np.float64).reshape(array.shape).tolist()
+    return array.tolist()
+
+
+def read_model(path: str | os.PathLike) -> Any:
+    """onnx.load, then onnx.checker; a file that is not a valid model is an error."""
+    onnx = require_onnx()
+    path = Path(path)
+    try:
+        model = onnx.load(os.fspath(path))
+    except FileNotFoundError:
+        raise InterpreterError(f"cannot import {path}: no such file") from None
+    except Exception as exc:  # noqa: BLE001 - protobuf's decode errors have no common base
+        raise InterpreterError(f"cannot import {path}: not an ONNX model ({type(exc).__name__}"
+                               f": {exc})") from None
+    check(model, str(path))
+    return model
+
+
+def check(model: Any, source: str) -> None:
+    onnx = require_onnx()
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001 - ValidationError, or a C++ error for junk
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InterpreterError(f"cannot import {source}: onnx's checker rejects the model: "
+                               f"{first}") from None
+
+
+def import_model(model: Any, source: str | None = None) -> Imported:
+    """Map a ModelProto (or a path to an .onnx file) onto a spec; see the module doc."""
+    if isinstance(model, (str, os.PathLike)):
+        source = source or os.path.basename(os.fspath(model))
+        model = read_model(model)
+    else:
+        source = source or "the model"
+        check(model, source)
+    return Importer(model, source).run()
+
+
+def build_network(imported: Imported) -> Any:
+    """The Network of an imported spec, with every parameter and state value set."""
+    from .api import load
+
+    net = load(imported.spec, data=False)
+    net.params.sync()
+    for name, value in imported.values.items():
+        target = net.params[name] if name in net.params else net.state[name]
+        target[...] = value
+    return net
+
+
+def from_onnx(path: str | os.PathLike | Any) -> Any:
+    """Import an ONNX model (a path or a ModelProto) as a `Network` with its weights.
+    The spec is `net.spec`; `interpreter.onnx_import.import_model` gives the spec dict."""
+    return build_network(import_model(path))
+
+
+# ----- the YAML text -----------------------------------------------------------------------
+
+_RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        if "e" in text and "." not in text.split("e")[0]:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"  # YAML 1.1 reads a float only with a dot
+        return text
+    text = str(value)
+    if IDENTIFIER.fullmatch(text) and text.lower() not in _RESERVED:
+        return text
+    return json.dumps(text)  # a JSON string is a YAML double-quoted one
+
+
+def flow(value: Any) -> str:
+    """A value in YAML flow style: `{out_features: 3}`, `[batch, 2]`."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return _scalar(value)
+
+
+def spec_yaml(spec: dict[str, Any], source: str) -> str:
+    """The spec as YAML in the layout of specs/*.yaml: one node per line where it fits."""
+    lines = [f"# Imported from {source} by nnspec-interpreter's `import`.",
+             "version: 1", f"name: {_scalar(spec['name'])}"]
+    if spec.get("description"):
+        lines.append(f"description: {_scalar(spec['description'])}")
+    lines += [f"dtype: {spec['dtype']}", "", "inputs:"]
+    lines += [f"  {name}: {flow(decl)}" for name, decl in spec["inputs"].items()]
+    lines += ["", "nodes:"]
+    for node in spec["nodes"]:
+        line = f"  - {flow(node)}"
+        if len(line) <= 96:
+            lines.append(line)
+            continue
+        first = True
+        for key, value in node.items():
+            lines.append(f"  {'- ' if first else '  '}{key}: {flow(value)}")
+            first = False
+    lines += ["", f"outputs: {flow(spec['outputs'])}", ""]
+    return "\n".join(lines)
+
+
+def write_spec(imported: Imported, path: str | os.PathLike) -> None:
+    text = imported.text()
+    write_atomically(Path(path), lambda stream: stream.write(text.encode()))
+
+
+def count_ops(model: Any) -> Counter:
+    return Counter(node.op_type for node in model.graph.node)

@@ -1,0 +1,395 @@
+"""How each ONNX op maps onto ours: one rule per ONNX op type, used by onnx_import.py.
+
+A rule reads its node through a `NodeContext` (`n.attr`, `n.input`, `n.constant`,
+`n.shape`) and returns `(op, inputs, attrs, params)` for the spec node, or raises
+`Unsupported` naming the attribute or input it cannot express exactly. A rule may first
+`n.emit` helper nodes (a transpose before a Gemm's matmul). Returning op None folds the node
+away: its output is its first input (Identity).
+
+Only exact mappings are here: where an attribute changes the semantics in a way no op of
+ours expresses (ceil_mode, auto_pad SAME_*, a second output), the rule refuses.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+class Unsupported(Exception):
+    """A node whose attributes or inputs no op of ours expresses exactly."""
+
+
+Rule = Callable[[Any], tuple]
+RULES: dict[str, Rule] = {}
+
+
+def rule(*op_types: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for op_type in op_types:
+            RULES[op_type] = fn
+        return fn
+    return register
+
+
+# ----- elementwise ---------------------------------------------------------------------------
+
+_UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Neg": "neg", "Abs": "abs",
+          "Exp": "exp", "Log": "log", "Sqrt": "sqrt"}
+_BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
+_VARIADIC = {"Max": "maximum", "Min": "minimum"}
+
+
+def f32(value: Any) -> float:
+    """An ONNX float (a float32) as the shortest decimal that reads back to it: 0.1, not
+    0.10000000149011612."""
+    return float(np.format_float_positional(np.float32(value), unique=True, trim="0"))
+
+
+@rule(*_UNARY)
+def unary(n):
+    return _UNARY[n.proto.op_type], [n.input(0)], {}, {}
+
+
+@rule(*_BINARY)
+def binary(n):
+    # ONNX's multidirectional broadcasting is numpy's, as ours.
+    if n.opset < 7:
+        raise Unsupported("opsets before 7 broadcast with axis/broadcast attributes")
+    return _BINARY[n.proto.op_type], [n.input(0), n.input(1)], {}, {}
+
+
+@rule(*_VARIADIC)
+def variadic(n):
+    if n.input_count() != 2:
+        raise Unsupported(f"{n.input_count()} inputs: only two map onto "
+                          f"{_VARIADIC[n.proto.op_type]}")
+    return _VARIADIC[n.proto.op_type], [n.input(0), n.input(1)], {}, {}
+
+
+@rule("Pow")
+def power(n):
+    exponent = n.constant(1, "the exponent")
+    if exponent.size != 1:
+        raise Unsupported("only a single constant exponent maps onto pow")
+    return "pow", [n.input(0)], {"exponent": f32(exponent.reshape(-1)[0])}, {}
+
+
+@rule("Elu")
+def elu(n):
+    return "elu", [n.input(0)], {"alpha": f32(n.attr("alpha", 1.0))}, {}
+
+
+@rule("LeakyRelu")
+def leaky_relu(n):
+    return "leaky_relu", [n.input(0)], {"negative_slope": f32(n.attr("alpha", 0.01))}, {}
+
+
+@rule("Softplus")
+def softplus(n):
+    # Ours is linear above beta x > 20, where log(1 + e^x) - x < 2.1e-9.
+    return "softplus", [n.input(0)], {}, {}
+
+
+@rule("Gelu")
+def gelu(n):
+    return "gelu", [n.input(0)], {"approximate": n.attr("approximate", "none")}, {}
+
+
+@rule("Clip")
+def clip(n):
+    if n.opset < 11:
+        low, high = n.attr("min"), n.attr("max")
+    else:
+        low = float(n.constant(1, "min")) if n.has(1) else None
+        high = float(n.constant(2, "max")) if n.has(2) else None
+    attrs = {}
+    if low is not None:
+        attrs["min"] = f32(low)
+    if high is not None:
+        attrs["max"] = f32(high)
+    return "clip", [n.input(0)], attrs, {}
+
+
+@rule("Identity")
+def identity(n):
+    if n.proto.output[0] in n.importer.reserved:  # a graph output needs a node of its own
+        return "dropout", [n.input(0)], {"p": 0.0}, {}
+    return None, [n.input(0)], {}, {}
+
+
+@rule("Dropout")
+def dropout(n):
+    # Inference: the identity; the ratio is kept for fine-tuning.
+    if len([o for o in n.proto.output if o]) > 1:
+        raise Unsupported("the mask output is not supported")
+    ratio = n.attr("ratio", 0.5)
+    if n.opset >= 12:
+        ratio = f32(n.constant(1, "ratio")) if n.has(1) else 0.5
+        if n.has(2) and bool(n.constant(2, "training_mode")):
+            raise Unsupported("training_mode true is not supported (import is inference)")
+    return "dropout", [n.input(0)], {"p": f32(ratio)}, {}
+
+
+# ----- softmax -------------------------------------------------------------------------------
+
+@rule("Softmax", "LogSoftmax")
+def softmax(n):
+    op = "softmax" if n.proto.op_type == "Softmax" else "log_softmax"
+    if n.opset >= 13:
+        return op, [n.input(0)], {"axis": int(n.attr("axis", -1))}, {}
+    # Before opset 13 the input is flattened to 2-D at axis: the same as ours only when
+    # axis is the last one.
+    rank, axis = n.rank(0), int(n.attr("axis", 1))
+    if axis % rank != rank - 1:
+        raise Unsupported(f"axis={axis} before opset 13 (coerced to 2-D) is supported only "
+                          "on the last axis")
+    return op, [n.input(0)], {"axis": -1}, {}
+
+
+# ----- linear algebra ------------------------------------------------------------------------
+
+@rule("MatMul")
+def matmul(n):
+    if n.is_constant(1) and len(n.constant(1, "B").shape) == 2:
+        w = n.constant(1, "B")
+        return "linear", [n.input(0)], {"out_features": int(w.shape[1]), "bias": False}, {"W": w}
+    return "matmul", [n.input(0), n.input(1)], {}, {}
+
+
+@rule("Gemm")
+def gemm(n):
+    alpha, beta = float(n.attr("alpha", 1.0)), float(n.attr("beta", 1.0))
+    trans_a, trans_b = int(n.attr("transA", 0)), int(n.attr("transB", 0))
+    has_c = n.has(2)
+    if n.is_constant(1) and not trans_a and alpha == 1.0 and beta == 1.0:
+        w = n.constant(1, "B")
+        w = w.T if trans_b else w
+        out = int(w.shape[1])
+        params = {"W": w}
+        if has_c and n.is_constant(2):
+            c = n.constant(2, "C")
+            if np.broadcast_shapes(c.shape, (1, out)) == (1, out):
+                params["b"] = np.broadcast_to(c, (1, out)).copy()
+                return "linear", [n.input(0)], {"out_features": out}, params
+        elif not has_c:
+            return "linear", [n.input(0)], {"out_features": out, "bias": False}, params
+    # The general form, alpha A' B' + beta C, from matmul, transpose, mul and add.
+    a = n.input(0)
+    if trans_a:
+        a = n.emit("transpose", [a], {"perm": [1, 0]})
+    b = n.input(1)
+    if trans_b:
+        b = n.emit("transpose", [b], {"perm": [1, 0]})
+    if not has_c and alpha == 1.0:
+        return "matmul", [a, b], {}, {}
+    if alpha != 1.0:
+        scale = n.constant_node(np.array(alpha, dtype=n.importer.dtype), "alpha")
+        if not has_c:
+            return "mul", [n.emit("matmul", [a, b]), scale], {}, {}
+        product = n.emit("mul", [n.emit("matmul", [a, b]), scale])
+    else:
+        product = n.emit("matmul", [a, b])
+    c = n.input(2)
+    if beta != 1.0:
+        c = n.emit("mul", [c, n.constant_node(np.array(beta, dtype=n.importer.dtype), "beta")])
+    return "add", [product, c], {}, {}
+
+
+@rule("Gather")
+def gather(n):
+    # A table (an initializer) indexed along its rows is an embedding lookup.
+    if not n.is_constant(0) or int(n.attr("axis", 0)) != 0:
+        raise Unsupported("only a constant table gathered along axis 0 (an embedding) is "
+                          "supported")
+    table = n.constant(0, "data")
+    if table.ndim != 2:
+        raise Unsupported(f"the table has rank {table.ndim}; an embedding's is 2")
+    if not n.importer.is_integer(n.name(1)):
+        raise Unsupported("the indices are not integers")
+    return "embedding", [n.input(1)], {"num_embeddings": int(table.shape[0]),
+                                      "embedding_dim": int(table.shape[1])}, {"W": table}
+
+
+# ----- shapes --------------------------------------------------------------------------------
+
+@rule("Flatten")
+def flatten(n):
+    rank = n.rank(0)
+    axis = int(n.attr("axis", 1))
+    axis = axis + rank if axis < 0 else axis
+    if axis == 1:
+        if rank == 2:
+            return "flatten", [n.input(0)], {"start_axis": 1, "end_axis": 1}, {}
+        return "flatten", [n.input(0)], {}, {}
+    if axis == 0:
+        return "reshape", [n.input(0)], {"shape": [1, -1]}, {}
+    lead = n.shape(0)[:axis]
+    if not all(isinstance(d, int) and d > 0 for d in lead):
+        raise Unsupported(f"axis={axis} with unknown leading dims {list(lead)}")
+    return "reshape", [n.input(0)], {"shape": [int(np.prod(lead)), -1]}, {}
+
+
+@rule("Reshape")
+def reshape(n):
+    target = [int(d) for d in n.constant(1, "the shape")]
+    allowzero = int(n.attr("allowzero", 0))
+    copied = next((i for i, d in enumerate(target) if d != 0), len(target))
+    if not allowzero and copied > 0 and target[copied:] == [-1]:
+        # [0, ..., 0, -1]: keep the leading dims, merge the rest (a symbolic batch too).
+        return "flatten", [n.input(0)], {"start_axis": copied}, {}
+    if not allowzero and 0 in target:
+        source = n.shape(0)
+        for i, d in enumerate(target):
+            if d != 0:
+                continue
+            size = source[i] if source is not None and i < len(source) else None
+            if isinstance(size, int) and size > 0:
+                target[i] = size
+            elif -1 not in target:
+                target[i] = -1  # the one dim it copies is the one left to infer
+            else:
+                raise Unsupported(f"shape entry {i} copies an unknown dim next to a -1")
+    return "reshape", [n.input(0)], {"shape": target}, {}
+
+
+@rule("Transpose")
+def transpose(n):
+    perm = n.attr("perm")
+    return "transpose", [n.input(0)], {"perm": None if perm is None else list(perm)}, {}
+
+
+@rule("Concat")
+def concat(n):
+    return "concat", [n.input(i) for i in range(len(n.proto.input)) if n.has(i)], \
+        {"axis": int(n.attr("axis"))}, {}
+
+
+# ----- reductions ----------------------------------------------------------------------------
+
+_REDUCTIONS = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18)}
+
+
+@rule(*_REDUCTIONS)
+def reduction(n):
+    op, axes_input_from = _REDUCTIONS[n.proto.op_type]
+    keepdims = bool(n.attr("keepdims", 1))
+    if n.opset >= axes_input_from:
+        axes = [int(a) for a in n.constant(1, "axes")] if n.has(1) else []
+        if not axes and n.attr("noop_with_empty_axes", 0):
+            return None, [n.input(0)], {}, {}
+    else:
+        axes = list(n.attr("axes") or [])
+    return op, [n.input(0)], {"axis": axes or None, "keepdims": keepdims}, {}
+
+
+@rule("GlobalAveragePool")
+def global_average_pool(n):
+    rank = n.rank(0)
+    return "mean", [n.input(0)], {"axis": list(range(2, rank)), "keepdims": True}, {}
+
+
+# ----- convolution and pooling ---------------------------------------------------------------
+
+def _pads(n) -> list[int]:
+    auto_pad = n.attr("auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "VALID"):
+        raise Unsupported(f"auto_pad={auto_pad} is not supported")
+    pads = list(n.attr("pads") or [0, 0, 0, 0])
+    if len(pads) != 4:
+        raise Unsupported(f"pads {pads}: only 2-D (NCHW) is supported")
+    if pads[:2] != pads[2:]:
+        raise Unsupported(f"pads {pads}: only the same padding on both sides is supported")
+    return pads[:2]
+
+
+def _pair(n, name: str, default: list[int]) -> list[int]:
+    value = list(n.attr(name) or default)
+    if len(value) != 2:
+        raise Unsupported(f"{name} {value}: only 2-D (NCHW) is supported")
+    return value
+
+
+@rule("Conv")
+def conv(n):
+    w = n.constant(1, "the weights W")
+    if w.ndim != 4:
+        raise Unsupported(f"W has rank {w.ndim}: only 2-D convolution is supported")
+    attrs = {"out_channels": int(w.shape[0]), "kernel_size": [int(w.shape[2]), int(w.shape[3])],
+             "stride": _pair(n, "strides", [1, 1]), "padding": _pads(n),
+             "dilation": _pair(n, "dilations", [1, 1])}
+    if list(n.attr("kernel_shape") or attrs["kernel_size"]) != attrs["kernel_size"]:
+        raise Unsupported("kernel_shape disagrees with W")
+    group = int(n.attr("group", 1))
+    if group != 1:
+        attrs["groups"] = group
+    params = {"W": w}
+    if n.has(2):
+        params["b"] = n.constant(2, "the bias B")
+    else:
+        attrs["bias"] = False
+    return "conv2d", [n.input(0)], attrs, params
+
+
+def _pool_attrs(n) -> dict[str, Any]:
+    if int(n.attr("ceil_mode", 0)):
+        raise Unsupported("ceil_mode=1 is not supported")
+    kernel = _pair(n, "kernel_shape", [])
+    padding = _pads(n)
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise Unsupported(f"pads {padding} over half the kernel {kernel} are not supported")
+    return {"kernel_size": kernel, "stride": _pair(n, "strides", [1, 1]), "padding": padding}
+
+
+@rule("MaxPool")
+def max_pool(n):
+    if len([o for o in n.proto.output if o]) > 1:
+        raise Unsupported("the Indices output is not supported")
+    if int(n.attr("storage_order", 0)):
+        raise Unsupported("storage_order=1 is not supported")
+    attrs = _pool_attrs(n)
+    attrs["dilation"] = _pair(n, "dilations", [1, 1])
+    return "max_pool2d", [n.input(0)], attrs, {}
+
+
+@rule("AveragePool")
+def average_pool(n):
+    attrs = _pool_attrs(n)
+    if _pair(n, "dilations", [1, 1]) != [1, 1]:
+        raise Unsupported("dilations are not supported (avg_pool2d has none)")
+    attrs["count_include_pad"] = bool(n.attr("count_include_pad", 0))
+    return "avg_pool2d", [n.input(0)], attrs, {}
+
+
+# ----- normalisation -------------------------------------------------------------------------
+
+@rule("BatchNormalization")
+def batch_norm(n):
+    if len([o for o in n.proto.output if o]) > 1 or int(n.attr("training_mode", 0)):
+        raise Unsupported("training mode (the running-statistics outputs) is not supported")
+    if n.opset < 9 and n.attr("spatial", 1) != 1:
+        raise Unsupported("spatial=0 is not supported")
+    gamma, beta = n.constant(1, "scale"), n.constant(2, "B")
+    mean, var = n.constant(3, "input_mean"), n.constant(4, "input_var")
+    # ONNX's momentum weighs the running value (default 0.9); ours weighs the batch's.
+    attrs = {"eps": f32(n.attr("epsilon", 1e-5)),
+             "momentum": f32(1.0 - f32(n.attr("momentum", 0.9)))}
+    return "batch_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta,
+                                               "running_mean": mean, "running_var": var}
+
+
+@rule("LayerNormalization")
+def layer_norm(n):
+    if len([o for o in n.proto.output if o]) > 1:
+        raise Unsupported("the Mean and InvStdDev outputs are not supported")
+    gamma = n.constant(1, "Scale")
+    rank = n.rank(0)
+    axis = int(n.attr("axis", -1))
+    axis = axis + rank if axis < 0 else axis
+    dims = list(n.shape(0)[axis:])
+    if list(gamma.shape) != dims:
+        raise Unsupported(f"Scale {list(gamma.shape)} is not the normalised dims {dims}")
+    beta = n.constant(2, "B") if n.has(2) else np.zeros_like(gamma)
+    attrs = {"normalized_shape": [int(d) for d in dims],
+             "eps": f32(n.attr("epsilon", 1e-5))}
+    return "layer_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta}
