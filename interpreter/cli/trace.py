@@ -1,6 +1,7 @@
 """`trace SPEC`: one forward and one backward pass, printed the way the founding note
 writes backprop down: every node's output, then in reverse order the gradient arriving
 at each node, the rule it applies, the gradients it stores and those it passes on.
+A spec without a loss (an imported ONNX model) gets the forward pass alone.
 
 The content is built once (`trace_content`, JSON-able) and either printed as text or
 written as JSON, so the two always say the same thing.
@@ -21,16 +22,22 @@ from .tensors import Style, shape_text, tensor_json, values_text
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     trace = commands.add_parser(
-        "trace", parents=parents, help="print one forward and backward pass, node by node",
+        "trace", parents=parents,
+        help="print one forward and backward pass (forward only without a loss), node by node",
         description="Run one training step of SPEC on the first rows of its training data "
-        "and print, in graph order, each node's inputs and output; then, in reverse order, "
-        "the gradient arriving at each node, the rule it applies (from the op's "
-        "documentation), the gradients it stores (parameters) and those it passes on "
-        "(inputs). Tensors of up to 32 values are printed whole, larger ones as statistics.")
+        "(or of --data FILE) and print, in graph order, each node's inputs and output; "
+        "then, in reverse order, the gradient arriving at each node, the rule it applies "
+        "(from the op's documentation), the gradients it stores (parameters) and those it "
+        "passes on (inputs). A spec without a loss (an imported model) gets one forward "
+        "pass, in eval mode, and no backward pass. Tensors of up to 32 values are printed "
+        "whole, larger ones as statistics.")
     trace.add_argument("spec", metavar="SPEC", help="a .yaml, .yml or .json spec file")
     trace.add_argument("--weights", metavar="W", type=Path,
                        help="start from these weights (.safetensors or .npz) instead of the "
                        "spec's initialisation")
+    trace.add_argument("--data", metavar="FILE", type=Path,
+                       help="trace rows of this .npz, .npy or .csv file instead of the "
+                       "spec's training data")
     trace.add_argument("--batch", metavar="N", type=whole_number(1),
                        help="trace the first N rows (default: train.batch_size, else every "
                        "row)")
@@ -43,7 +50,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command_trace(args: argparse.Namespace, out: TextIO) -> int:
     content = trace_content(args.spec, weights=args.weights, batch=args.batch,
-                            step=args.step)
+                            step=args.step, data=args.data)
     if args.json:
         write_json(STDOUT, content)
     else:
@@ -51,18 +58,29 @@ def command_trace(args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-def _feeds(net: Any, batch: int | None) -> tuple[dict[str, np.ndarray], int]:
-    from ..train.data import spec_data
+def _feeds(net: Any, batch: int | None, path: Path | None
+           ) -> tuple[dict[str, np.ndarray], int, str]:
+    """The first rows of `--data FILE`, else of the spec's training data, for the inputs
+    the trace reads (the loss's; the outputs' when there is no loss), and where they are
+    from."""
+    from ..train.data import file_data, spec_data
 
-    data = spec_data(net)
-    names = net.training_inputs()
+    names = net.training_inputs() if net.loss is not None else net.inference_inputs()
+    if path is not None:
+        data, where = file_data(net, path, "--data", names), str(path)
+    elif net.spec.train is not None and net.spec.train.data is not None:
+        data, where = spec_data(net), "the training data"
+    else:
+        section = "train.data" if net.spec.train is not None else "'train' section"
+        raise DataError([net.source.problem((), f"this spec has no {section}, so there is "
+                                            "no data to trace; give the rows with --data "
+                                            "FILE")])
     rows = len(data[names[0]]) if names else 0
     default = net.spec.train.batch_size if net.spec.train is not None else None
     size = batch if batch is not None else min(default or rows, rows)
     if size > rows:
-        raise InterpreterError(f"--batch {size}: the training data has only "
-                               f"{plural(rows, 'row')}")
-    return {name: data[name][:size] for name in names}, size
+        raise InterpreterError(f"--batch {size}: {where} has only {plural(rows, 'row')}")
+    return {name: data[name][:size] for name in names}, size, where
 
 
 def _optimizer(net: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -88,24 +106,27 @@ def _optimizer(net: Any) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def trace_content(path: str, *, weights: Path | None = None, batch: int | None = None,
-                  step: bool = False) -> dict[str, Any]:
-    """Everything `trace` shows, as JSON-able data."""
+                  step: bool = False, data: Path | None = None) -> dict[str, Any]:
+    """Everything `trace` shows, as JSON-able data. Without a loss, `loss` is None and
+    `backward` is empty."""
     from ..api import load
     from ..ops.formulas import forward_formula, gradient_formula
-    from ..run.trace import trace_step
+    from ..run.trace import trace_forward, trace_step
 
-    net = load(path)
-    if net.loss is None:
-        raise DataError([net.source.problem((), "this spec has no loss, so there is no "
-                                            "backward pass to trace")])
+    net = load(path, data=data is None)
+    if net.loss is None and step:
+        raise DataError([net.source.problem((), "--step: this spec has no loss, so there is "
+                                            "no gradient to step with; trace it without "
+                                            "--step")])
     if weights is not None:
         net.load_weights(weights)
-    feeds, size = _feeds(net, batch)
+    feeds, size, where = _feeds(net, batch, data)
     update = finish = None
     stepping: dict[str, Any] = {}
     if step:
         update, finish, stepping = _optimizer(net)
-    trace = trace_step(net, feeds, update, finish)
+    trace = (trace_step(net, feeds, update, finish) if net.loss is not None
+             else trace_forward(net, feeds))
     plan = net.plan
     names = list(net.params)
 
@@ -154,6 +175,7 @@ def trace_content(path: str, *, weights: Path | None = None, batch: int | None =
 
     content: dict[str, Any] = {
         "spec": str(path), "name": net.spec.name, "dtype": str(net.dtype), "rows": size,
+        "data": where,
         "weights": str(weights) if weights is not None else None,
         "inputs": [{"name": name, **tensor_json(value)}
                    for name, value in trace.inputs.items()],
@@ -181,9 +203,10 @@ def _label(left: str, shape: list[int], width: int) -> str:
 def print_trace(content: dict[str, Any], out: TextIO, style: Style) -> None:
     """The trace as text: aligned labels, each tensor's values below its label."""
     start = "its initial weights" if content["weights"] is None else content["weights"]
-    print(style.heading(f"trace of {content['name']} ({content['spec']}): one training step "
-                        f"on the first {plural(content['rows'], 'row')} of its training "
-                        f"data, {content['dtype']}, from {start}"), file=out)
+    what = "one training step" if content["loss"] is not None else "one forward pass"
+    print(style.heading(f"trace of {content['name']} ({content['spec']}): {what} on the "
+                        f"first {plural(content['rows'], 'row')} of {content['data']}, "
+                        f"{content['dtype']}, from {start}"), file=out)
 
     def block(rows: list[tuple[str, dict[str, Any]]], indent: str) -> None:
         width = max((len(left) for left, _ in rows), default=0)
@@ -207,6 +230,10 @@ def print_trace(content: dict[str, Any], out: TextIO, style: Style) -> None:
             print(f"    reads {reads}", file=out)
         block([(f"{p['local']} = {p['name']}", p) for p in node["params"]]
               + [("out", node["output"])], "    ")
+    if content["loss"] is None:
+        print("", file=out)
+        print(style.dim("this spec has no loss, so there is no backward pass"), file=out)
+        return
     print(f"  loss = {content['loss']:.10g}", file=out)
 
     print("", file=out)

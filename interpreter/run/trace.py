@@ -1,4 +1,5 @@
-"""Tracing: one training step of the compiled plan, with every value and gradient kept.
+"""Tracing: one training step of the compiled plan, with every value and gradient kept,
+or (for a spec without a loss, such as an imported model) one forward pass.
 
 The step is the engine's own: the check-mode code of `codegen.compile_train_step`, whose
 monitor here is a `Recorder` that checks each rule's result (as check mode does) and keeps a
@@ -48,7 +49,7 @@ class Trace:
 
     inputs: dict[str, np.ndarray]  # the fed graph inputs
     forward: list[ForwardRecord]  # forward order
-    loss: float
+    loss: float | None  # None for a forward-only trace (the spec has no loss)
     backward: list[BackwardRecord] = field(default_factory=list)  # reverse order
     updates: list[Update] = field(default_factory=list)  # as the step applied them
 
@@ -126,3 +127,19 @@ def trace_step(net: Any, feeds: dict[str, np.ndarray],
                for pid, grad in handed] if update is not None else []
     return Trace({name: recorder.values[plan.slot(name)] for name in names},
                  recorder.forward, loss, recorder.backward, updates)
+
+
+def trace_forward(net: Any, feeds: dict[str, np.ndarray]) -> Trace:
+    """Run one forward pass of `net` (a spec without a loss) on `feeds` (converted arrays
+    of the inputs its outputs read), in eval mode as `predict` runs it, and return every
+    value it computed. There is no loss, so there is no backward pass."""
+    plan = net.plan
+    recorder = Recorder(plan, net.types, net.locate, np.ones((), dtype=plan.dtype))
+    net.params.sync()
+    results = [plan.slot(name) for name in net.outputs]
+    run = codegen.compile_inference(plan, results, recorder)
+    plan.set_training(False)
+    names = net.inference_inputs()
+    run(*[feeds[name] for name in names])
+    return Trace({name: recorder.values[plan.slot(name)] for name in names},
+                 recorder.forward, None)
