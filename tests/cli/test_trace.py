@@ -135,3 +135,98 @@ def test_bad_input_fails_clearly(tmp_path, capsys):
     code, _, err = run(["trace", str(spec)], capsys)
     assert code == 1 and "no 'train' section, so there is no data" in err
     assert "Traceback" not in err
+
+
+def _without_loss(tmp_path):
+    """specs/xor.yaml as an imported model looks: no loss, no target, no train: section."""
+    text = (ROOT / "specs" / "xor.yaml").read_text().split("train:")[0]
+    for line in ("  y: {shape: [batch, 1]}\n", "loss: loss\n",
+                 "  - {id: loss, op: half_squared_error, inputs: [a2, y], "
+                 "attrs: {reduction: sum}}\n"):
+        assert line in text
+        text = text.replace(line, "")
+    spec = tmp_path / "no_loss.yaml"
+    spec.write_text(text)
+    return spec
+
+
+ROWS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_a_spec_without_loss_traces_forward_on_data(tmp_path, capsys, suffix):
+    import interpreter
+
+    spec = _without_loss(tmp_path)
+    rows = tmp_path / f"rows{suffix}"
+    if suffix == ".npz":
+        np.savez(rows, X=ROWS)
+    else:
+        rows.write_text("X[0],X[1]\n" + "".join(f"{a:g},{b:g}\n" for a, b in ROWS))
+    code, out, err = run(["trace", str(spec), "--data", str(rows), "--json"], capsys)
+    assert code == 0, err
+    content = json.loads(out)
+    assert content["loss"] is None and content["backward"] == []
+    assert content["data"] == str(rows) and content["rows"] == 4
+    assert [node["node"] for node in content["forward"]] == ["a1", "o1", "a2"]
+    predicted = interpreter.load(spec).predict({"X": ROWS})["a2"]
+    np.testing.assert_allclose(array(content["forward"][-1]["output"]), predicted)
+
+    code, text, err = run(["trace", str(spec), "--data", str(rows), "--batch", "2"], capsys)
+    assert code == 0, err
+    assert f"one forward pass on the first 2 rows of {rows}" in text
+    assert "forward, in graph order" in text and "backward, in reverse" not in text
+    assert "this spec has no loss, so there is no backward pass" in text
+
+
+def test_a_spec_without_loss_or_data_says_what_to_give(tmp_path, capsys):
+    spec = _without_loss(tmp_path)
+    code, _, err = run(["trace", str(spec)], capsys)
+    assert code == 1 and "no data to trace; give the rows with --data FILE" in err
+    rows = tmp_path / "rows.npz"
+    np.savez(rows, X=ROWS)
+    code, _, err = run(["trace", str(spec), "--data", str(rows), "--step"], capsys)
+    assert code == 1 and "--step: this spec has no loss" in err
+    assert f"{spec}:" in err and "Traceback" not in err
+
+
+def test_data_replaces_the_training_rows(tmp_path, capsys):
+    rows = tmp_path / "rows.npz"
+    np.savez(rows, X=ROWS[:2], y=np.array([[5.0], [6.0]]))
+    content = traced(capsys, "--data", str(rows))
+    assert content["rows"] == 2 and content["data"] == str(rows)
+    np.testing.assert_array_equal(array(content["inputs"][1]), [[5.0], [6.0]])
+    assert content["loss"] is not None and content["backward"]
+
+
+def test_summary_graph_and_gradcheck_on_a_spec_without_loss(tmp_path, capsys):
+    spec = _without_loss(tmp_path)
+    code, out, err = run(["summary", str(spec)], capsys)
+    assert code == 0, err
+    assert "total parameters: 13" in out
+    code, _, err = run(["graph", str(spec), "-o", str(tmp_path / "g.dot")], capsys)
+    assert code == 0, err
+    code, _, err = run(["gradcheck", str(spec)], capsys)
+    assert code == 1 and f"{spec}:" in err and "no loss" in err
+    assert "Traceback" not in err
+
+
+def test_an_imported_onnx_model_traces_on_given_rows(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    import interpreter
+
+    net = interpreter.load(XOR)
+    model = tmp_path / "xor.onnx"
+    net.to_onnx(model)
+    spec = tmp_path / "imported.yaml"
+    code, _, err = run(["import", str(model), "-o", str(spec)], capsys)
+    assert code == 0, err
+    rows = tmp_path / "rows.npz"
+    np.savez(rows, X=ROWS)
+    code, out, err = run(["trace", str(spec), "--data", str(rows), "--json"], capsys)
+    assert code == 0, err
+    content = json.loads(out)
+    assert content["loss"] is None and content["backward"] == []
+    out_ = {node["node"]: node for node in content["forward"]}
+    np.testing.assert_allclose(array(out_["a2"]["output"]), net.predict({"X": ROWS})["a2"],
+                               rtol=1e-12)
