@@ -126,14 +126,16 @@ def clip(n):
         attrs["max"] = f32(high)
     if not attrs:  # no bounds: the identity
         return "identity", [n.input(0)], {}, {}
+    if low is not None and high is not None and f32(low) > f32(high):
+        # ONNX's min(max(x, min), max) is max everywhere; ours refuses min > max in one node.
+        return "clip", [n.emit("clip", [n.input(0)], {"min": attrs["min"]})], \
+            {"max": attrs["max"]}, {}
     return "clip", [n.input(0)], attrs, {}
 
 
 @rule("Identity")
 def identity(n):
-    # Folded away inside the graph; a graph output needs a node of its own.
-    if n.proto.output[0] in n.importer.reserved:
-        return "identity", [n.input(0)], {}, {}
+    # Folded away inside the graph; a graph output gets an identity node.
     return None, [n.input(0)], {}, {}
 
 
@@ -321,6 +323,10 @@ def reduction(n):
             return None, [n.input(0)], {}, {}
     else:
         axes = list(n.attr("axes") or [])
+    shape = n.shape(0)
+    if op == "max" and shape is not None and any(
+            shape[a] == 0 for a in (axes or range(len(shape)))):
+        raise Unsupported("the max over an empty axis (ONNX's -inf) is not supported")
     return op, [n.input(0)], {"axis": axes or None, "keepdims": keepdims}, {}
 
 
