@@ -332,9 +332,11 @@ class Importer:
                 for output in node.output:  # its users are not reported again
                     self.refs[output] = context.id
                 continue
-            if op is None:  # the node is its input (an identity folded away)
-                self.refs[node.output[0]] = ins[0]
-                continue
+            if op is None:  # the node is its input: an identity, folded away
+                if node.output[0] not in self.reserved:
+                    self.refs[node.output[0]] = ins[0]
+                    continue
+                op, attrs, params = "identity", {}, {}  # a graph output needs a node
             self.add_node(context.id, op, ins, attrs, params)
             self.refs[node.output[0]] = context.id
         outputs = []

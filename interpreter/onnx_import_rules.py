@@ -7,7 +7,8 @@ A rule reads its node through a `NodeContext` (`n.attr`, `n.input`, `n.constant`
 away: its output is its first input (Identity).
 
 Only exact mappings are here: where an attribute changes the semantics in a way no op of
-ours expresses (ceil_mode, auto_pad SAME_*, a second output), the rule refuses.
+ours expresses (auto_pad SAME_* with odd total padding, 3-D pooling, a second output), the
+rule refuses.
 """
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def rule(*op_types: str) -> Callable[[Rule], Rule]:
 # ----- elementwise ---------------------------------------------------------------------------
 
 _UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Neg": "neg", "Abs": "abs",
-          "Exp": "exp", "Log": "log", "Sqrt": "sqrt"}
+          "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Erf": "erf", "Reciprocal": "reciprocal"}
 _BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
-_VARIADIC = {"Max": "maximum", "Min": "minimum"}
+_VARIADIC = {"Sum": "add", "Mean": "add", "Max": "maximum", "Min": "minimum"}
 
 
 def f32(value: Any) -> float:
@@ -61,10 +62,25 @@ def binary(n):
 
 @rule(*_VARIADIC)
 def variadic(n):
-    if n.input_count() != 2:
-        raise Unsupported(f"{n.input_count()} inputs: only two map onto "
-                          f"{_VARIADIC[n.proto.op_type]}")
-    return _VARIADIC[n.proto.op_type], [n.input(0), n.input(1)], {}, {}
+    # n inputs: a chain of n - 1 binary nodes (broadcasting as ONNX's); Mean is the sum
+    # times the constant 1/n.
+    op_type = n.proto.op_type
+    if n.opset < 8:
+        raise Unsupported("opsets before 8 take no broadcasting")
+    op = _VARIADIC[op_type]
+    inputs = [n.input(i) for i in range(len(n.proto.input)) if n.has(i)]
+    if op_type == "Mean" and len(inputs) > 1:
+        total = inputs[0]
+        for other in inputs[1:]:
+            total = n.emit(op, [total, other])
+        scale = n.constant_node(np.array(1.0 / len(inputs), dtype=n.importer.dtype), "scale")
+        return "mul", [total, scale], {}, {}
+    if len(inputs) == 1:
+        return "identity", inputs, {}, {}
+    total = inputs[0]
+    for other in inputs[1:-1]:
+        total = n.emit(op, [total, other])
+    return op, [total, inputs[-1]], {}, {}
 
 
 @rule("Pow")
@@ -108,13 +124,18 @@ def clip(n):
         attrs["min"] = f32(low)
     if high is not None:
         attrs["max"] = f32(high)
+    if not attrs:  # no bounds: the identity
+        return "identity", [n.input(0)], {}, {}
+    if low is not None and high is not None and f32(low) > f32(high):
+        # ONNX's min(max(x, min), max) is max everywhere; ours refuses min > max in one node.
+        return "clip", [n.emit("clip", [n.input(0)], {"min": attrs["min"]})], \
+            {"max": attrs["max"]}, {}
     return "clip", [n.input(0)], attrs, {}
 
 
 @rule("Identity")
 def identity(n):
-    if n.proto.output[0] in n.importer.reserved:  # a graph output needs a node of its own
-        return "dropout", [n.input(0)], {"p": 0.0}, {}
+    # Folded away inside the graph; a graph output gets an identity node.
     return None, [n.input(0)], {}, {}
 
 
@@ -198,17 +219,18 @@ def gemm(n):
 
 @rule("Gather")
 def gather(n):
-    # A table (an initializer) indexed along its rows is an embedding lookup.
-    if not n.is_constant(0) or int(n.attr("axis", 0)) != 0:
-        raise Unsupported("only a constant table gathered along axis 0 (an embedding) is "
-                          "supported")
-    table = n.constant(0, "data")
-    if table.ndim != 2:
-        raise Unsupported(f"the table has rank {table.ndim}; an embedding's is 2")
     if not n.importer.is_integer(n.name(1)):
         raise Unsupported("the indices are not integers")
-    return "embedding", [n.input(1)], {"num_embeddings": int(table.shape[0]),
-                                      "embedding_dim": int(table.shape[1])}, {"W": table}
+    if n.is_constant(1):
+        raise Unsupported("constant indices are not supported (an integer tensor has no "
+                          "node of ours)")
+    axis = int(n.attr("axis", 0))
+    # A table (an initializer, rank 2) indexed along its rows is an embedding lookup.
+    if n.is_constant(0) and axis == 0 and n.constant(0, "data").ndim == 2:
+        table = n.constant(0, "data")
+        return "embedding", [n.input(1)], {"num_embeddings": int(table.shape[0]),
+                                          "embedding_dim": int(table.shape[1])}, {"W": table}
+    return "gather", [n.input(0), n.input(1)], {"axis": axis}, {}
 
 
 # ----- shapes --------------------------------------------------------------------------------
@@ -259,6 +281,27 @@ def transpose(n):
     return "transpose", [n.input(0)], {"perm": None if perm is None else list(perm)}, {}
 
 
+def _axes(n, input_from: int = 13) -> list[int] | None:
+    """Squeeze's and Unsqueeze's axes: an attribute before opset 13, a constant input from."""
+    if n.opset >= input_from:
+        return [int(a) for a in n.constant(1, "axes").reshape(-1)] if n.has(1) else None
+    axes = n.attr("axes")
+    return None if axes is None else [int(a) for a in axes]
+
+
+@rule("Squeeze")
+def squeeze(n):
+    return "squeeze", [n.input(0)], {"axes": _axes(n)}, {}
+
+
+@rule("Unsqueeze")
+def unsqueeze(n):
+    axes = _axes(n)
+    if axes is None:
+        raise Unsupported("axes are required")
+    return "unsqueeze", [n.input(0)], {"axes": axes}, {}
+
+
 @rule("Concat")
 def concat(n):
     return "concat", [n.input(i) for i in range(len(n.proto.input)) if n.has(i)], \
@@ -280,7 +323,18 @@ def reduction(n):
             return None, [n.input(0)], {}, {}
     else:
         axes = list(n.attr("axes") or [])
+    shape = n.shape(0)
+    if op == "max" and shape is not None and any(
+            shape[a] == 0 for a in (axes or range(len(shape)))):
+        raise Unsupported("the max over an empty axis (ONNX's -inf) is not supported")
     return op, [n.input(0)], {"axis": axes or None, "keepdims": keepdims}, {}
+
+
+@rule("GlobalMaxPool")
+def global_max_pool(n):
+    if n.rank(0) != 4:
+        raise Unsupported(f"rank {n.rank(0)}: only 2-D (NCHW) is supported")
+    return "global_max_pool2d", [n.input(0)], {}, {}
 
 
 @rule("GlobalAveragePool")
@@ -291,9 +345,13 @@ def global_average_pool(n):
 
 # ----- convolution and pooling ---------------------------------------------------------------
 
-def _pads(n) -> list[int]:
+def _pads(n, kernel: list[int], stride: list[int], dilation: list[int]) -> list[int]:
     auto_pad = n.attr("auto_pad", "NOTSET")
-    if auto_pad not in ("NOTSET", "VALID"):
+    if auto_pad == "VALID":
+        return [0, 0]
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return _same_pads(n, auto_pad, kernel, stride, dilation)
+    if auto_pad != "NOTSET":
         raise Unsupported(f"auto_pad={auto_pad} is not supported")
     pads = list(n.attr("pads") or [0, 0, 0, 0])
     if len(pads) != 4:
@@ -301,6 +359,27 @@ def _pads(n) -> list[int]:
     if pads[:2] != pads[2:]:
         raise Unsupported(f"pads {pads}: only the same padding on both sides is supported")
     return pads[:2]
+
+
+def _same_pads(n, auto_pad: str, kernel: list[int], stride: list[int],
+               dilation: list[int]) -> list[int]:
+    """SAME_*: the output is ceil(size / stride), padded by total = (out - 1) stride +
+    (k - 1) dilation + 1 - size; an even total is the same on both sides (ours)."""
+    shape = n.shape(0)
+    spatial = list(shape[2:]) if shape is not None else []
+    if len(spatial) != 2 or not all(isinstance(d, int) and d > 0 for d in spatial):
+        raise Unsupported(f"auto_pad={auto_pad} needs static spatial sizes (got "
+                          f"{spatial or 'unknown'})")
+    pads = []
+    for size, k, s, d in zip(spatial, kernel, stride, dilation):
+        out = -(-size // s)
+        total = (out - 1) * s + (k - 1) * d + 1 - size
+        if total < 0 or total % 2:
+            raise Unsupported(f"auto_pad={auto_pad} pads {max(total, 0)} in all along a "
+                              f"spatial axis of size {size}: only an even total (the same "
+                              "on both sides) is supported")
+        pads.append(total // 2)
+    return pads
 
 
 def _pair(n, name: str, default: list[int]) -> list[int]:
@@ -315,9 +394,10 @@ def conv(n):
     w = n.constant(1, "the weights W")
     if w.ndim != 4:
         raise Unsupported(f"W has rank {w.ndim}: only 2-D convolution is supported")
-    attrs = {"out_channels": int(w.shape[0]), "kernel_size": [int(w.shape[2]), int(w.shape[3])],
-             "stride": _pair(n, "strides", [1, 1]), "padding": _pads(n),
-             "dilation": _pair(n, "dilations", [1, 1])}
+    kernel = [int(w.shape[2]), int(w.shape[3])]
+    stride, dilation = _pair(n, "strides", [1, 1]), _pair(n, "dilations", [1, 1])
+    attrs = {"out_channels": int(w.shape[0]), "kernel_size": kernel, "stride": stride,
+             "padding": _pads(n, kernel, stride, dilation), "dilation": dilation}
     if list(n.attr("kernel_shape") or attrs["kernel_size"]) != attrs["kernel_size"]:
         raise Unsupported("kernel_shape disagrees with W")
     group = int(n.attr("group", 1))
@@ -332,13 +412,13 @@ def conv(n):
 
 
 def _pool_attrs(n) -> dict[str, Any]:
-    if int(n.attr("ceil_mode", 0)):
-        raise Unsupported("ceil_mode=1 is not supported")
     kernel = _pair(n, "kernel_shape", [])
-    padding = _pads(n)
+    stride, dilation = _pair(n, "strides", [1, 1]), _pair(n, "dilations", [1, 1])
+    padding = _pads(n, kernel, stride, dilation)
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise Unsupported(f"pads {padding} over half the kernel {kernel} are not supported")
-    return {"kernel_size": kernel, "stride": _pair(n, "strides", [1, 1]), "padding": padding}
+    return {"kernel_size": kernel, "stride": stride, "padding": padding, "dilation": dilation,
+            "ceil_mode": bool(int(n.attr("ceil_mode", 0)))}
 
 
 @rule("MaxPool")
@@ -347,16 +427,12 @@ def max_pool(n):
         raise Unsupported("the Indices output is not supported")
     if int(n.attr("storage_order", 0)):
         raise Unsupported("storage_order=1 is not supported")
-    attrs = _pool_attrs(n)
-    attrs["dilation"] = _pair(n, "dilations", [1, 1])
-    return "max_pool2d", [n.input(0)], attrs, {}
+    return "max_pool2d", [n.input(0)], _pool_attrs(n), {}
 
 
 @rule("AveragePool")
 def average_pool(n):
     attrs = _pool_attrs(n)
-    if _pair(n, "dilations", [1, 1]) != [1, 1]:
-        raise Unsupported("dilations are not supported (avg_pool2d has none)")
     attrs["count_include_pad"] = bool(n.attr("count_include_pad", 0))
     return "avg_pool2d", [n.input(0)], attrs, {}
 

@@ -2,8 +2,14 @@
 wheel ships no data/node folder) for the op types import maps, each imported and run with
 `predict`, compared with ONNX's expected outputs at ONNX's tolerance (rtol 1e-3, atol
 1e-7). A case import refuses (an attribute or input form no op of ours expresses, such as
-ceil_mode or a weight given as a graph input) is an xfail with the importer's reason; the
-counts by op type are printed in the session summary."""
+3-D pooling or a second output) is an xfail with the importer's reason; the counts by op
+type are printed in the session summary.
+
+Many cases feed constant data (a Conv's weights, a Reshape's shape, axes, bounds, a ratio)
+as graph inputs with the value the case gives. ONNX treats initializers and inputs alike as
+constant data, so before import the harness moves exactly those inputs, the ones in
+CONSTANT_INPUTS for the node reading them, into the model's initializers with the case's
+values: the same computation with those values fixed."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -36,25 +42,53 @@ CASES = sorted((c for c in collect_testcases() if c.model is not None and _cover
                key=lambda c: c.name)
 
 
+# op type -> the positions of the inputs its rule reads as constants.
+CONSTANT_INPUTS = {
+    "Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "LayerNormalization": (1, 2),
+    "Reshape": (1,), "Pow": (1,), "Clip": (1, 2), "Dropout": (1, 2),
+    "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "Squeeze": (1,),
+    "Unsqueeze": (1,),
+}
+
+
 def _op_type(case) -> str:
     return case.model.graph.node[0].op_type
+
+
+def with_constants(model, feeds: dict[str, np.ndarray]):
+    """The model with the graph inputs its nodes read as constants (CONSTANT_INPUTS) moved
+    into its initializers, holding their values from `feeds`; and the remaining feeds."""
+    graph = model.graph
+    fixed = {name for node in graph.node
+             for i, name in enumerate(node.input)
+             if name in feeds and i in CONSTANT_INPUTS.get(node.op_type, ())}
+    if not fixed:
+        return model, feeds
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    kept = [i for i in copy.graph.input if i.name not in fixed]
+    del copy.graph.input[:]
+    copy.graph.input.extend(kept)
+    copy.graph.initializer.extend(onnx.numpy_helper.from_array(np.asarray(feeds[name]), name)
+                                  for name in sorted(fixed))
+    return copy, {k: v for k, v in feeds.items() if k not in fixed}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_backend_node_case(case):
     op_type = _op_type(case)
     OPSETS.update(o.version for o in case.model.opset_import if o.domain in ("", "ai.onnx"))
-    try:
-        net = build_network(import_model(case.model, case.name))
-    except InterpreterError as exc:
-        RESULTS[op_type]["refused"] += 1
-        reason = str(exc).splitlines()[-1].strip()
-        pytest.xfail(f"import refuses: {reason}")
     graph = case.model.graph
     initializers = {t.name for t in graph.initializer}
     names = [i.name for i in graph.input if i.name not in initializers]
     for inputs, outputs in case.data_sets:
-        feeds = dict(zip(names, inputs))
+        model, feeds = with_constants(case.model, dict(zip(names, inputs)))
+        try:
+            net = build_network(import_model(model, case.name))
+        except InterpreterError as exc:
+            RESULTS[op_type]["refused"] += 1
+            reason = str(exc).splitlines()[-1].strip()
+            pytest.xfail(f"import refuses: {reason}")
         got = net.predict(feeds)
         try:
             for out, want in zip(net.outputs, outputs):
