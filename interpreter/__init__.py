@@ -16,7 +16,7 @@ from .ops.initializers import Init
 from .ops.lowering import CannotLower, Lowering
 from .ops.registry import (Arg, Attrs, Context, Op, ParamDef, StateDef, all_ops, get_op,
                            register_op, unbroadcast)
-from .onnx_import import from_onnx
+from .onnx.importer import from_onnx
 from .ops.samples import Sample
 from .train.history import History
 

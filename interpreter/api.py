@@ -53,7 +53,7 @@ class Network(Engine):
                 with_loss: bool = False) -> Any:
         """Export the eval-mode inference graph to ONNX (needs the `onnx` extra); returns
         the ModelProto and writes it to `path` when given. See docs/onnx.md."""
-        from .onnx_export import to_onnx
+        from .onnx.export import to_onnx
 
         return to_onnx(self, path, opset=opset, with_loss=with_loss)
 

@@ -19,8 +19,8 @@ import pytest
 import interpreter
 from interpreter.core.dims import format_shape
 from interpreter.cli import main
-from interpreter.graphlayout import layered_layout, place_in_order
-from interpreter.graphview import build_drawing, dot_text, quote
+from interpreter.drawing.layout import layered_layout, place_in_order
+from interpreter.drawing.view import build_drawing, dot_text, quote
 
 from .conftest import ROOT, SPECS
 

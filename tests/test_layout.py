@@ -8,7 +8,7 @@ and no module imports another's private names.
           run/ (plan, codegen, network)
             train/ (loop, optimizers, schedules, clipping, metrics, evaluation, early
                     stopping, progress, data, weights, checkpoint, resume)
-              api, cli, gradcheck (the top: join every layer)
+              api, cli/, onnx/, drawing/, gradcheck (the top: join every layer)
 """
 from __future__ import annotations
 
@@ -100,6 +100,7 @@ def test_no_import_cycles():
 
 
 def test_every_subpackage_is_a_layer():
-    """Every folder is a layer, except the command line, which sits at the top."""
+    """Every folder is a layer, except those at the top, which join the layers: the
+    command line, ONNX export and import, and the graph drawing."""
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")}
-    assert folders == set(LAYERS) | {"cli"}
+    assert folders == set(LAYERS) | {"cli", "onnx", "drawing"}

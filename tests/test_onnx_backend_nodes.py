@@ -24,8 +24,8 @@ pytest.importorskip("onnxruntime")
 
 from onnx.backend.test.case.node import collect_testcases  # noqa: E402
 
-from interpreter.onnx_import import build_network, import_model  # noqa: E402
-from interpreter.onnx_import_rules import RULES  # noqa: E402
+from interpreter.onnx.importer import build_network, import_model  # noqa: E402
+from interpreter.onnx.rules import RULES  # noqa: E402
 
 # op type -> {"passed": n, "refused": n, "failed": n}; read by conftest's summary.
 RESULTS: dict[str, dict[str, int]] = defaultdict(lambda: {"passed": 0, "refused": 0,

@@ -21,7 +21,7 @@ from interpreter.ops.registry import all_ops
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from interpreter.onnx_export import to_onnx  # noqa: E402
+from interpreter.onnx.export import to_onnx  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 TOLERANCES = {np.float32: (1e-5, 1e-6), np.float64: (1e-10, 1e-11)}

@@ -20,7 +20,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from interpreter.cli import main  # noqa: E402
-from interpreter.onnx_import import build_network, import_model  # noqa: E402
+from interpreter.onnx.importer import build_network, import_model  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))

@@ -38,7 +38,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command_export(args: argparse.Namespace, out: TextIO) -> int:
     from ..api import load, load_checkpoint
-    from ..onnx_export import require_onnx, to_onnx
+    from ..onnx.export import require_onnx, to_onnx
 
     path: Path = args.output
     if path.suffix.lower() != ".onnx":

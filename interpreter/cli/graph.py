@@ -39,8 +39,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command_graph(args: argparse.Namespace, out: TextIO) -> int:
     from ..api import load
-    from ..graphhtml import html_page
-    from ..graphview import build_drawing, dot_text, render_with_graphviz
+    from ..drawing.html import html_page
+    from ..drawing.view import build_drawing, dot_text, render_with_graphviz
 
     path: Path = args.output
     check_output(path, "-o")

@@ -28,7 +28,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command_import(args: argparse.Namespace, out: TextIO) -> int:
     from ..api import save_checkpoint
-    from ..onnx_import import build_network, import_model, require_onnx, write_spec
+    from ..onnx.importer import build_network, import_model, require_onnx, write_spec
 
     path: Path = args.output
     if path.suffix.lower() not in (".yaml", ".yml"):

@@ -6,7 +6,7 @@ Every op record carries an optional lowering, `onnx=lower_relu`, beside its forw
 
 The rule reads what it needs from `b` (the node's inputs as ONNX tensor names, their
 symbolic shapes, the validated attrs, the float dtype, the opset) and emits ONNX nodes with
-`b.node(...)`. It never imports onnx: the exporter (interpreter/onnx_export.py, at the top
+`b.node(...)`. It never imports onnx: the exporter (interpreter/onnx/export.py, at the top
 of the package) implements `Lowering` with onnx.helper, so `onnx` stays an optional
 dependency and this layer stays below the ones that run things.
 

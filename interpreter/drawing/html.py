@@ -1,4 +1,4 @@
-"""The drawing as one self-contained HTML page: an inline SVG placed by `graphlayout`, a
+"""The drawing as one self-contained HTML page: an inline SVG placed by `layout`, a
 little CSS and a little script, and nothing fetched (no CDN, no web fonts, no system
 program). Hovering a box lights its arrows; clicking it shows its details (attrs,
 parameters, output shape, doc) in a panel; each box and arrow also has an SVG <title>,
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
-from .graphlayout import layered_layout
-from .graphview import LEGEND, STYLES, Box, Drawing
+from .layout import layered_layout
+from .view import LEGEND, STYLES, Box, Drawing
 
 # The page's font is the system's monospace, so text widths can be known here: about 0.6 em
 # a character, a little more for the bold titles.

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from .core.errors import InterpreterError
-from .core.files import write_atomically
-from .core.names import IDENTIFIER
-from .onnx_export import require_onnx
-from .onnx_import_rules import RULES, Unsupported
+from ..core.errors import InterpreterError
+from ..core.files import write_atomically
+from ..core.names import IDENTIFIER
+from .export import require_onnx
+from .rules import RULES, Unsupported
 
 SMALL = 16  # parameters of at most this many values are written literally in the spec
 _FLOATS = {"float32", "float64"}
@@ -403,7 +403,7 @@ def _start(value: np.ndarray) -> Any:
 def _concise(op: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """The attrs as a person writes them: defaults left out, a square pair as one int, a
     pool's stride left out where it is the kernel (its default)."""
-    from .ops.registry import get_op
+    from ..ops.registry import get_op
 
     fields = get_op(op).attrs.model_fields
     kept = {}
@@ -482,7 +482,7 @@ def import_model(model: Any, source: str | None = None) -> Imported:
 
 def build_network(imported: Imported) -> Any:
     """The Network of an imported spec, with every parameter and state value set."""
-    from .api import load
+    from ..api import load
 
     net = load(imported.spec, data=False)
     net.params.sync()

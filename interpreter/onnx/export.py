@@ -21,10 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .core.dims import Shape, is_known
-from .core.errors import InternalError, InterpreterError, SpecError
-from .core.files import write_atomically
-from .ops.lowering import CannotLower
+from ..core.dims import Shape, is_known
+from ..core.errors import InternalError, InterpreterError, SpecError
+from ..core.files import write_atomically
+from ..ops.lowering import CannotLower
 
 DEFAULT_OPSET = 17
 OPSETS = range(13, 22)  # the default-domain opsets export supports
@@ -220,7 +220,7 @@ def to_onnx(net: Any, path: str | os.PathLike | None = None, *, opset: int | Non
         nodes, net.spec.name or "network", [exporter.value_info(n) for n in inputs],
         [exporter.value_info(n) for n in results], list(exporter.initializers.values()),
         doc_string=net.spec.description or "")
-    from . import __version__
+    from .. import __version__
 
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="nnspec-interpreter",

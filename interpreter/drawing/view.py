@@ -11,7 +11,7 @@ Tied parameters (`params: {W: {tie: enc.W}}`) are one tensor used in two places:
 that uses another's tensor lists it as `W = enc.W (3, 3)`, and a dashed line without an
 arrowhead joins the two nodes.
 
-`graphlayout` places the boxes for the HTML view (`graphhtml`); DOT leaves that to Graphviz.
+`layout` places the boxes for the HTML view (`html`); DOT leaves that to Graphviz.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.dims import format_shape
-from .core.errors import InterpreterError
+from ..core.dims import format_shape
+from ..core.errors import InterpreterError
 
 # Kinds of box, each with its look (fill, border, shape in DOT, double border or not).
 STYLES: dict[str, dict[str, Any]] = {
