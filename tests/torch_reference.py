@@ -20,8 +20,10 @@ RESULTS: dict[str, float] = {}
 def relative_error(ours: Any, theirs: Any) -> float:
     ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
     assert ours.shape == theirs.shape, f"shape {ours.shape} vs torch {theirs.shape}"
-    scale = max(float(np.abs(theirs).max(initial=0.0)), 1e-12)
-    return float(np.abs(ours - theirs).max(initial=0.0)) / scale
+    # Equal values (an equal inf included: the max over an empty axis) differ by 0, not nan.
+    same = ours == theirs
+    scale = max(float(np.abs(theirs[np.isfinite(theirs)]).max(initial=0.0)), 1e-12)
+    return float(np.where(same, 0.0, np.abs(ours - theirs)).max(initial=0.0)) / scale
 
 
 def compare(op_name: str, torch_fn: Callable[..., Any], rtol: float = 1e-9,

@@ -85,10 +85,15 @@ def variadic(n):
 
 @rule("Pow")
 def power(n):
-    exponent = n.constant(1, "the exponent")
-    if exponent.size != 1:
-        raise Unsupported("only a single constant exponent maps onto pow")
-    return "pow", [n.input(0)], {"exponent": f32(exponent.reshape(-1)[0])}, {}
+    # A constant single-value exponent that does not raise the rank maps onto pow (x^p);
+    # any other exponent, a tensor or a computed one, onto the broadcasting power (a^b).
+    if n.is_constant(1):
+        exponent = n.importer.constants[n.name(1)]
+        shape = n.shape(0)
+        if exponent.size == 1 and (exponent.ndim == 0 or (
+                shape is not None and len(shape) >= exponent.ndim)):
+            return "pow", [n.input(0)], {"exponent": f32(exponent.reshape(-1)[0])}, {}
+    return "power", [n.input(0), n.input(1)], {}, {}
 
 
 @rule("Elu")
@@ -323,10 +328,6 @@ def reduction(n):
             return None, [n.input(0)], {}, {}
     else:
         axes = list(n.attr("axes") or [])
-    shape = n.shape(0)
-    if op == "max" and shape is not None and any(
-            shape[a] == 0 for a in (axes or range(len(shape)))):
-        raise Unsupported("the max over an empty axis (ONNX's -inf) is not supported")
     return op, [n.input(0)], {"axis": axes or None, "keepdims": keepdims}, {}
 
 

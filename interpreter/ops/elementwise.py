@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import register_op
+from dataclasses import replace
+
+from .registry import Arg, register_op
 from ._builders import binary_op, default_binary_samples, onnx_node
+from .samples import Sample, integers, normal, positive
 
 
 def _add_grads(a, b, out, g, needs):
@@ -101,3 +104,43 @@ MINIMUM = register_op(binary_op(
     da = g where a < b, g/2 where a == b, else 0;  db likewise
     Shape: numpy broadcasting of a and b.""",
     kinks="at a == b the gradient is split equally, g/2 to each (as torch.minimum)."))
+
+
+def _power(a, b):
+    # An integer exponent (ONNX allows one) takes the base's float dtype, so the output does.
+    return np.power(a, b.astype(a.dtype) if b.dtype.kind in "iu" else b)
+
+
+def _power_grads(a, b, out, g, needs):
+    b = b.astype(a.dtype) if b.dtype.kind in "iu" else b
+    # torch's rules: da is 0 where b = 0 (even at a = 0); db is 0 where a = 0 and b >= 0,
+    # and out * ln(a) elsewhere (nan for a < 0, -inf for a = 0 and b < 0).
+    ga = gb = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if needs[0]:
+            ga = g * np.where(b == 0, 0.0, b * np.power(a, b - 1))
+        if needs[1]:
+            gb = g * np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
+    return ga, gb
+
+
+_POWER_SAMPLES = tuple(
+    Sample((positive(*s.inputs[0].shape), s.inputs[1]), name=s.name)
+    for s in default_binary_samples()) + (
+    Sample((positive(4, 3), np.array([[2.0, 3.0, -1.0]])), name="integral_exponents"),
+    Sample((normal(4, 3), integers(4, 1, 3)), name="integer_exponents"))
+
+
+POWER = register_op(replace(binary_op(
+    "power", _power, _power_grads, onnx=onnx_node("Pow"), samples=_POWER_SAMPLES,
+    doc="""Elementwise power with a tensor exponent and broadcasting (ONNX Pow).
+
+    out = a^b
+    da = g * b * a^(b-1)     (0 where b = 0)
+    db = g * a^b * ln(a)     (0 where a = 0 and b >= 0)
+    Shape: numpy broadcasting of a and b.""",
+    kinks="a < 0 with a non-integer b gives nan, as numpy and torch; a = 0 with b < 0 gives "
+          "inf. The gradients follow torch.pow: da = 0 where b = 0; db = 0 where a = 0 and "
+          "b >= 0, -inf where a = 0 and b < 0, and nan (from ln a) wherever a < 0, even for "
+          "an integer b. An integer b (no gradient) may meet any a. Samples keep a positive "
+          "where b is float."), inputs=(Arg("a"), Arg("b", kind="any"))))

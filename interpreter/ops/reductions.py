@@ -116,7 +116,8 @@ MEAN = register_op(Op(
 def max_forward(ctx, xs, ps):
     x = xs[0]
     axes = reduced_axes(ctx.attrs, x.ndim)
-    out = np.asarray(x.max(axis=axes, keepdims=ctx.attrs.keepdims))
+    # The max over nothing is -inf (ONNX ReduceMax's identity); numpy would raise.
+    out = np.asarray(x.max(axis=axes, keepdims=ctx.attrs.keepdims, initial=-np.inf))
     return out, (x, out)
 
 
@@ -125,7 +126,7 @@ def max_vjp(ctx, g, saved, needs):
     # Ties share the gradient equally (torch.amax's convention), so the sum is kept.
     hits = x == _expand(out, ctx.attrs, x.shape)
     axes = reduced_axes(ctx.attrs, x.ndim)
-    count = hits.sum(axis=axes, keepdims=True)
+    count = hits.sum(axis=axes, keepdims=True)  # >= 1 wherever x has an element
     return (hits * (_expand(g, ctx.attrs, x.shape) / count).astype(x.dtype),), ()
 
 
@@ -138,6 +139,8 @@ MAX = register_op(Op(
     Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
     inputs=(Arg("x"),), attrs=ReduceAttrs,
     shape=reduce_shape, forward=max_forward, vjp=max_vjp, onnx=_lowering("ReduceMax"),
-    kinks="ties: every maximal element gets g / (number of ties), as torch.amax.",
-    samples=_SAMPLES,
+    kinks="ties: every maximal element gets g / (number of ties), as torch.amax. A reduction "
+          "over a zero-size axis gives -inf (ONNX ReduceMax; torch.amax raises), and x's "
+          "gradient is then empty, as x is.",
+    samples=_SAMPLES + (Sample((normal(0, 3),), {"axis": 0}, name="empty_axis"),),
 ))
