@@ -20,13 +20,13 @@ import math
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.errors import InterpreterError
+from ..core.errors import InterpreterError, SpecError
 from ..core.files import write_atomically
 from ..core.names import IDENTIFIER
 from .export import require_onnx
@@ -159,7 +159,7 @@ class Importer:
         self.nodes: list[dict[str, Any]] = []
         self.values: dict[str, np.ndarray] = {}
         self.dtype = self._float_dtype()
-        self.symbols: dict[str, str] = {}
+        self.symbols: dict[Any, str] = {}  # a dim_param (or (input, axis)) -> its symbol
 
     # ----- names -----------------------------------------------------------------------
 
@@ -189,10 +189,10 @@ class Importer:
         for info in self.graph.input:
             if info.name not in self.initializers and info.type.HasField("tensor_type"):
                 dtype = self._elem_dtype(info.type.tensor_type.elem_type)
-                if dtype.kind == "f":
+                if dtype.name in _FLOATS:
                     return dtype
         for array in self.constants.values():
-            if array.dtype.kind == "f":
+            if array.dtype.name in _FLOATS:
                 return array.dtype
         return np.dtype(np.float32)
 
@@ -213,6 +213,18 @@ class Importer:
         return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                      for d in kind.tensor_type.shape.dim)
 
+    def _symbol(self, key: Any, hint: str) -> str:
+        """The symbol of a dim_param (or of an unknown dim): distinct ONNX names stay distinct
+        after sanitising (`a b` and `a_b` are `a_b` and `a_b_2`)."""
+        if key not in self.symbols:
+            base = name = sanitise(hint)
+            count = 1
+            while name in self.symbols.values():
+                count += 1
+                name = f"{base}_{count}"
+            self.symbols[key] = name
+        return self.symbols[key]
+
     def _input_decl(self, info: Any, problems: list[str]) -> dict[str, Any]:
         kind = info.type
         if not kind.HasField("tensor_type"):
@@ -229,9 +241,9 @@ class Importer:
             if dim.HasField("dim_value"):
                 shape.append(int(dim.dim_value))
             elif dim.dim_param:
-                shape.append(self.symbols.setdefault(dim.dim_param, sanitise(dim.dim_param)))
+                shape.append(self._symbol(dim.dim_param, dim.dim_param))
             else:
-                shape.append(sanitise(f"{info.name}_dim{axis}"))
+                shape.append(self._symbol((info.name, axis), f"{info.name}_dim{axis}"))
         decl: dict[str, Any] = {"shape": shape}
         if dtype.kind != "f":
             decl["dtype"] = dtype.name
@@ -289,7 +301,7 @@ class Importer:
         graph = self.graph
         unknown: dict[str, list[str]] = {}
         for index, node in enumerate(graph.node):
-            if node.domain not in ("", "ai.onnx") or node.op_type not in RULES:
+            if node.domain not in ("", "ai.onnx") or node.op_type not in {*RULES, "Constant"}:
                 label = node.op_type if node.domain in ("", "ai.onnx") \
                     else f"{node.domain}.{node.op_type}"
                 unknown.setdefault(label, []).append(node.name or f"#{index}")
@@ -484,7 +496,11 @@ def build_network(imported: Imported) -> Any:
     """The Network of an imported spec, with every parameter and state value set."""
     from ..api import load
 
-    net = load(imported.spec, data=False)
+    try:
+        net = load(imported.spec, data=False)
+    except SpecError as exc:  # a mapped spec our checks refuse: name the model, not <spec>
+        raise SpecError([replace(p, file=p.file or imported.source) for p in exc.problems],
+                        exc.warnings) from None
     net.params.sync()
     for name, value in imported.values.items():
         target = net.params[name] if name in net.params else net.state[name]

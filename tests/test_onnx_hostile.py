@@ -1,0 +1,94 @@
+"""Models a user might throw at `import` / `from_onnx`: each either imports and predicts as
+onnxruntime does, or is one clear error naming the file (exit code 1), never a traceback."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import interpreter
+from interpreter.core.errors import InterpreterError
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from interpreter.cli import main  # noqa: E402
+
+
+def tensor(name, elem=TensorProto.FLOAT, shape=("N", 3)):
+    return helper.make_tensor_value_info(name, elem, list(shape))
+
+
+def model(nodes, inputs, outputs, initializers=()):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def ort_outputs(m, feeds):
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def test_a_constant_node_imports_and_predicts_as_onnxruntime():
+    value = numpy_helper.from_array(np.array([1.0, -2.0, 3.0], np.float32))
+    m = model([helper.make_node("Constant", [], ["k"], value=value, name="k0"),
+               helper.make_node("Mul", ["X", "k"], ["Y"])], [tensor("X")], [tensor("Y")])
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    got = interpreter.from_onnx(m).predict({"X": x})
+    np.testing.assert_allclose(got["Y"], ort_outputs(m, {"X": x})[0])
+
+
+def test_an_exported_constant_output_round_trips(tmp_path):
+    spec = {"version": 1, "name": "c", "inputs": {"X": {"shape": ["batch", 3]}},
+            "nodes": [{"id": "c", "op": "constant", "attrs": {"value": [1.0, 2.0, 3.0]}},
+                      {"id": "y", "op": "mul", "inputs": ["X", "c"]}],
+            "outputs": ["y", "c"]}
+    path = tmp_path / "c.onnx"
+    interpreter.load(spec, data=False).to_onnx(path)
+    assert main(["import", str(path), "-o", str(tmp_path / "c.yaml")]) == 0
+    x = np.ones((2, 3), np.float32)
+    got = interpreter.from_onnx(path).predict({"X": x})
+    np.testing.assert_allclose(got["c"], [1.0, 2.0, 3.0])
+
+
+def test_dim_params_that_sanitise_alike_stay_distinct():
+    m = model([helper.make_node("Relu", ["X"], ["A"]), helper.make_node("Relu", ["Z"], ["B"])],
+              [tensor("X", shape=("a b", 3)), tensor("Z", shape=("a_b", 3))],
+              [tensor("A", shape=("a b", 3)), tensor("B", shape=("a_b", 3))])
+    feeds = {"X": np.ones((2, 3), np.float32), "Z": -np.ones((5, 3), np.float32)}
+    got = interpreter.from_onnx(m).predict(feeds)
+    assert got["A"].shape == (2, 3) and got["B"].shape == (5, 3)
+
+
+def test_a_float16_input_is_refused_without_calling_float16_the_network_float():
+    m = model([helper.make_node("Relu", ["X"], ["Y"])], [tensor("X", TensorProto.FLOAT16)],
+              [tensor("Y", TensorProto.FLOAT16)])
+    with pytest.raises(InterpreterError) as info:
+        interpreter.from_onnx(m)
+    assert "is float16; inputs are float32 (the network's float)" in str(info.value)
+
+
+def test_a_mapped_spec_our_checks_refuse_names_the_model_file(tmp_path, capsys):
+    m = model([helper.make_node("Relu", ["X"], ["Y"])], [tensor("X", TensorProto.INT64)],
+              [tensor("Y", TensorProto.INT64)])
+    onnx.save(m, tmp_path / "ints.onnx")
+    assert main(["import", str(tmp_path / "ints.onnx"), "-o", str(tmp_path / "s.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ints.onnx: node 'Y' (relu): x must be a float tensor"), err
+
+
+def test_external_data_outside_the_model_folder_is_refused_unread(tmp_path, capsys):
+    m = model([helper.make_node("MatMul", ["X", "W"], ["Y"])], [tensor("X")], [tensor("Y")],
+              [numpy_helper.from_array(np.ones((3, 3), np.float32), "W")])
+    weight = m.graph.initializer[0]
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in [("location", "../../../../etc/passwd"), ("length", "36")]:
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    (tmp_path / "m").mkdir()
+    onnx.save(m, tmp_path / "m" / "e.onnx")
+    assert main(["import", str(tmp_path / "m" / "e.onnx"), "-o", str(tmp_path / "e.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "e.onnx" in err and "outside" in err
