@@ -92,3 +92,21 @@ def test_external_data_outside_the_model_folder_is_refused_unread(tmp_path, caps
     assert main(["import", str(tmp_path / "m" / "e.onnx"), "-o", str(tmp_path / "e.yaml")]) == 1
     err = capsys.readouterr().err
     assert "e.onnx" in err and "outside" in err
+
+
+@pytest.mark.parametrize("opset, words", [
+    (3, "it uses opset 3, and import reads opsets 7 to"),
+    (onnx.defs.onnx_opset_version() + 1, "(the installed onnx package knows no newer one)"),
+])
+def test_an_opset_outside_what_import_reads_is_refused(opset, words, tmp_path, capsys):
+    """Before opset 7 the elementwise ops broadcast only when told to; a newer opset than
+    onnx knows may mean anything. Either is one clear error, exit 1."""
+    m = model([helper.make_node("Relu", ["X"], ["Y"])], [tensor("X")], [tensor("Y")])
+    m.opset_import[0].version = opset
+    path = tmp_path / "old.onnx"
+    onnx.save(m, path)
+    assert main(["import", str(path), "-o", str(tmp_path / "old.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot import {path.name}: it uses opset {opset}" in err and words in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "old.yaml").exists()

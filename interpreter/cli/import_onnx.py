@@ -47,7 +47,8 @@ def command_import(args: argparse.Namespace, out: TextIO) -> int:
         check_writable(weights, "--weights-out")
     write_spec(imported, path)
     ops = sorted({node["op"] for node in imported.spec["nodes"]})
-    print(f"wrote {path}: {len(imported.spec['nodes'])} nodes ({', '.join(ops)}); inputs "
+    count = len(imported.spec["nodes"])
+    print(f"wrote {path}: {count} node{'s' if count != 1 else ''} ({', '.join(ops)}); inputs "
           f"{', '.join(net.inputs)}; outputs {', '.join(net.outputs)}", file=out)
     if weights is not None:
         save_checkpoint(net, weights, {"imported_from": str(args.model)})

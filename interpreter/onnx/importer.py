@@ -36,6 +36,9 @@ SMALL = 16  # parameters of at most this many values are written literally in th
 _FLOATS = {"float32", "float64"}
 _INTS = {"int32", "int64"}
 
+# Since opset 7 the elementwise ops broadcast as numpy does, which the rules assume.
+OLDEST_OPSET = 7
+
 
 def sanitise(name: str) -> str:
     """A valid id from an ONNX name: other characters become '_' (`/fc1/Gemm` -> `fc1_Gemm`)."""
@@ -148,6 +151,16 @@ class Importer:
         if self.opset is None:
             raise InterpreterError(f"cannot import {source}: the model imports no default "
                                    "(ai.onnx) opset")
+        newest = onnx.defs.onnx_opset_version()
+        if not OLDEST_OPSET <= self.opset <= newest:
+            # Before opset 7, Add, Mul, ... broadcast only by an explicit attribute; the
+            # rules read every op as opset 7 and later define it.
+            raise InterpreterError(
+                f"cannot import {source}: it uses opset {self.opset}, and import reads opsets "
+                f"{OLDEST_OPSET} to {newest}" + (
+                    "; convert it first: onnx.version_converter.convert_version(model, 13)"
+                    if self.opset < OLDEST_OPSET else
+                    " (the installed onnx package knows no newer one)"))
         self.constants: dict[str, np.ndarray] = {
             t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
         self.initializers = set(self.constants)
