@@ -173,6 +173,35 @@ def softmax(n):
     return op, [n.input(0)], {"axis": -1}, {}
 
 
+# ----- losses --------------------------------------------------------------------------------
+
+def _loss_reduction(n) -> str:
+    """Our losses are scalars: `mean` or `sum`, with no class weights or ignored index."""
+    reduction = n.attr("reduction", "mean")
+    reduction = reduction.decode() if isinstance(reduction, bytes) else str(reduction)
+    if reduction not in ("mean", "sum"):
+        raise Unsupported(f"reduction={reduction!r} is not supported (our losses are scalars: "
+                          "mean or sum)")
+    if n.has(2):
+        raise Unsupported("class weights (input 2) are not supported")
+    if n.attr("ignore_index", None) is not None:
+        raise Unsupported("ignore_index is not supported")
+    return reduction
+
+
+@rule("NegativeLogLikelihoodLoss")
+def nll_loss(n):
+    return "nll", [n.input(0), n.input(1)], {"reduction": _loss_reduction(n)}, {}
+
+
+@rule("SoftmaxCrossEntropyLoss")
+def softmax_cross_entropy_loss(n):
+    if len([o for o in n.proto.output if o]) > 1:
+        raise Unsupported("the log_prob output is not supported")
+    return ("softmax_cross_entropy", [n.input(0), n.input(1)],
+            {"reduction": _loss_reduction(n)}, {})
+
+
 # ----- linear algebra ------------------------------------------------------------------------
 
 @rule("MatMul")
