@@ -10,24 +10,10 @@ import pytest
 from interpreter.cli import main
 
 from .conftest import DATA, ROOT
+from .train.specs import diverging
 
 XOR = str(ROOT / "specs" / "xor.yaml")
 
-DIVERGING = """version: 1
-name: diverging
-inputs:
-  X: {shape: [batch, 1]}
-  y: {shape: [batch, 1]}
-nodes:
-  - {id: a, op: linear, inputs: [X], attrs: {out_features: 1}}
-  - {id: loss, op: mse, inputs: [a, y]}
-outputs: [a]
-loss: loss
-train:
-  data: {inline: {X: [[1], [2], [3]], y: [[2], [4], [6]]}}
-  optimizer: {name: sgd, lr: 1.0e+6}
-  epochs: 20
-"""
 
 
 def run(argv, capsys):
@@ -92,7 +78,7 @@ def test_json_into_a_missing_folder_fails_before_training(tmp_path, capsys):
 
 def test_json_does_not_clobber_on_failure(tmp_path, capsys):
     spec = tmp_path / "diverging.yaml"
-    spec.write_text(DIVERGING)
+    spec.write_text(diverging())
     code, _, err = run(["run", str(spec), "--json", str(tmp_path / "s.json")], capsys)
     assert code == 3
     summary = json.loads((tmp_path / "s.json").read_text())
@@ -101,7 +87,7 @@ def test_json_does_not_clobber_on_failure(tmp_path, capsys):
 
 def test_divergence_exits_3_naming_the_place(tmp_path, capsys):
     spec = tmp_path / "diverging.yaml"
-    spec.write_text(DIVERGING)
+    spec.write_text(diverging())
     code, _, err = run(["run", str(spec)], capsys)
     assert code == 3
     assert err.startswith(f"{spec}:8:5: node 'loss' (mse): output became non-finite in forward "
@@ -113,7 +99,7 @@ def test_divergence_exits_3_naming_the_place(tmp_path, capsys):
 
 def test_an_overflowing_update_is_blamed_on_its_parameter(tmp_path, capsys):
     spec = tmp_path / "diverging.yaml"
-    spec.write_text(DIVERGING.replace("lr: 1.0e+6", "lr: 1.0e+300"))
+    spec.write_text(diverging("1.0e+300"))
     code, _, err = run(["run", str(spec)], capsys)
     assert code == 3
     assert err.startswith(f"{spec}:7:5: node 'a' (linear): parameter 'a.W' is not finite (")
@@ -130,7 +116,7 @@ def test_validate_many_files(capsys):
 
 def test_a_spec_without_train_cannot_run(tmp_path, capsys):
     spec = tmp_path / "s.yaml"
-    spec.write_text(DIVERGING.split("train:")[0])
+    spec.write_text(diverging().split("train:")[0])
     code, _, err = run(["run", str(spec)], capsys)
     assert code == 1 and "has no 'train' section" in err
 

@@ -164,8 +164,9 @@ def _read_file(path: Path, written: str, spec: DataSpec, place: Place, max_bytes
         # A broken symlink or a loop of them goes on to the reader, which says which.
         raise SourceError(place.problem(f"no such file '{path}'", *sub))
     if suffix not in SUFFIXES:
+        found = f"not '{path.suffix}'" if path.suffix else "and this name has no suffix"
         raise SourceError(place.problem(f"'{written}': a data file is .npz, .npy or .csv, "
-                                        f"not '{path.suffix or path.name}'", *sub))
+                                        f"{found}", *sub))
     try:
         if suffix == ".csv":
             # A CSV keeps its own, smaller budget (parsing it costs several times its size).

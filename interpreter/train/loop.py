@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
+from pydantic import ValidationError
 
 from ..check.document import TrainSpec
 from ..core.errors import SpecError, TrainingError
@@ -46,7 +47,12 @@ def settings(net: Network, **overrides: Any) -> TrainSpec:
         optimizer = values.get("optimizer")
         optimizer = optimizer.model_dump() if hasattr(optimizer, "model_dump") else optimizer
         values["optimizer"] = dict(optimizer or {"name": "sgd"}, lr=lr)
-    return TrainSpec.model_validate(values, strict=False)
+    try:
+        return TrainSpec.model_validate(values)
+    except ValidationError as exc:  # a library caller's bad option: say which, in words
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].lower()}"
+                            for e in exc.errors())
+        raise ValueError(f"train options: {reasons}") from None
 
 
 class Trainer:

@@ -19,7 +19,7 @@ import pytest
 from interpreter.cli import main
 from interpreter.train.checkpoint import read_checkpoint
 
-from ..train.specs import resumable
+from ..train.specs import diverging, resumable
 
 ROOT = Path(__file__).resolve().parents[2]
 # A horizon of its own, so a run's total epochs do not change its schedule.
@@ -109,26 +109,11 @@ def test_kill_9_during_save_every_leaves_a_readable_checkpoint(tmp_path, capsys)
     assert code == 0 and out.startswith("final loss")
 
 
-DIVERGING = """version: 1
-name: diverging
-inputs:
-  X: {shape: [batch, 1]}
-  y: {shape: [batch, 1]}
-nodes:
-  - {id: a, op: linear, inputs: [X], attrs: {out_features: 1}}
-  - {id: loss, op: mse, inputs: [a, y]}
-outputs: [a]
-loss: loss
-train:
-  data: {inline: {X: [[1], [2], [3]], y: [[2], [4], [6]]}}
-  optimizer: {name: sgd, lr: 1.0}
-  epochs: 200
-"""
 
 
 def test_a_nan_stops_with_its_place_and_keeps_the_last_finite_checkpoint(tmp_path, capsys):
     spec = tmp_path / "diverging.yaml"
-    spec.write_text(DIVERGING)
+    spec.write_text(diverging("1.0", 200))
     checkpoint, summary = tmp_path / "ck.safetensors", tmp_path / "run.json"
     code, _, err = run(["run", spec, "--save", checkpoint, "--save-every", "1",
                         "--json", summary, "--quiet"], capsys)

@@ -31,3 +31,26 @@ train:
 
 def resumable(epochs: int = 6) -> str:
     return RESUMABLE.replace("EPOCHS", str(epochs))
+
+
+# One linear unit fitting y = 2x with a learning rate the caller picks: large enough, and
+# training diverges (exit 3, the place named, no checkpoint written after the NaN).
+DIVERGING = """version: 1
+name: diverging
+inputs:
+  X: {shape: [batch, 1]}
+  y: {shape: [batch, 1]}
+nodes:
+  - {id: a, op: linear, inputs: [X], attrs: {out_features: 1}}
+  - {id: loss, op: mse, inputs: [a, y]}
+outputs: [a]
+loss: loss
+train:
+  data: {inline: {X: [[1], [2], [3]], y: [[2], [4], [6]]}}
+  optimizer: {name: sgd, lr: LR}
+  epochs: EPOCHS
+"""
+
+
+def diverging(lr: str = "1.0e+6", epochs: int = 20) -> str:
+    return DIVERGING.replace("LR", lr).replace("EPOCHS", str(epochs))

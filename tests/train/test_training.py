@@ -7,6 +7,8 @@ import pytest
 import interpreter
 from interpreter.core.errors import DataError, FeedError, SpecError, TrainingError
 
+from ..conftest import ROOT
+
 
 def regression(**train):
     document = {
@@ -150,3 +152,13 @@ train:
     with pytest.raises(SpecError, match=r"s.yaml:9:16: train.data.file: cannot read .*: the "
                        r"file is not an .npz archive"):
         interpreter.load(tmp_path / "s.yaml").train()
+
+
+def test_train_options_are_as_strict_as_the_spec_and_say_which_is_wrong():
+    """epochs="5" is an error in a spec, so it is one for net.train() too, in words."""
+    import interpreter
+
+    net = interpreter.load(ROOT / "specs" / "xor.yaml")
+    with pytest.raises(ValueError, match=r"train options: .*epochs: input should be a valid "
+                       r"integer"):
+        net.train(epochs="5")
