@@ -77,6 +77,14 @@ def check_contract(case: Case) -> None:
     assert out.shape == case.out_shape, (f"{name}: shape rule says {case.out_shape}, forward "
                                          f"gave {out.shape}")
     assert out.dtype == case.dtype, f"{name}: forward turned {case.dtype} into {out.dtype}"
+    shapes = [x.shape for x in case.xs]
+    for output in case.op.outputs:
+        value = output.value(case.context(), case.xs, case.ps, out, saved)
+        what = f"{name}: output '{output.name}'"
+        assert isinstance(value, ARRAY), f"{what} is {type(value).__name__}"
+        promised = tuple(output.shape(case.attrs, shapes))
+        assert value.shape == promised, f"{what}: rule says {promised}, value is {value.shape}"
+        assert value.dtype == output.dtype(case.dtype), f"{what} is {value.dtype}"
     if case.op.vjp is None:
         return  # a forward-only op: nothing more to check
     g = np.random.default_rng(1).normal(size=out.shape).astype(case.dtype)

@@ -51,6 +51,8 @@ def test_every_op_has_an_onnx_lowering(op):
     assert op.onnx is not None, (f"op '{op.name}' has no ONNX lowering: give its record "
                                  "onnx=lower_... (see ops/lowering.py)")
     assert op.onnx.__name__ != "<lambda>", f"op '{op.name}': the lowering must be named"
+    for output in op.outputs:
+        assert output.onnx is not None, f"op '{op.name}': output '{output.name}' has no lowering"
 
 
 def one_node_network(op, sample, dtype):
@@ -66,7 +68,7 @@ def one_node_network(op, sample, dtype):
         inputs[f"x{i}"] = declared
         feeds[f"x{i}"] = x
     spec = {"version": 1, "name": f"{op.name}_{sample.name}", "dtype": np.dtype(dtype).name,
-            "inputs": inputs, "outputs": ["node"],
+            "inputs": inputs, "outputs": ["node"] + [f"node.{o.name}" for o in op.outputs],
             "nodes": [{"id": "node", "op": op.name, "inputs": list(inputs),
                        "attrs": dict(sample.attrs)}]}
     net = interpreter.load(spec)
@@ -89,8 +91,13 @@ CASES = [pytest.param(op, sample, id=f"{op.name}-{sample.name or i}")
 def test_one_node_graph_matches_predict(op, sample, dtype):
     net, feeds = one_node_network(op, sample, dtype)
     model = to_onnx(net)
-    got = run(model, feeds)["node"]
-    assert_close(got, net.predict(feeds)["node"], dtype, f"{op.name}[{sample.name}]")
+    got, want = run(model, feeds), net.predict(feeds)
+    assert list(got) == list(want)
+    for name, value in want.items():
+        if value.dtype.kind == "f":
+            assert_close(got[name], value, dtype, f"{op.name}[{sample.name}] {name}")
+        else:
+            assert got[name].dtype == value.dtype and np.array_equal(got[name], value), name
 
 
 # ----- the specs ----------------------------------------------------------------------------

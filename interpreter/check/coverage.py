@@ -18,6 +18,12 @@ from .graph import Graph
 from .inference import Types
 
 
+def further_output_message(ref: str) -> str:
+    return (f"'{ref}' is a further output of node '{ref.split('.')[0]}', which is never "
+            "differentiated, but the loss's gradient would have to pass back through it; "
+            "read it through stop_gradient to train without that path")
+
+
 def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: Types
                             ) -> list[Problem]:
     """The problems of a spec that trains (a train: section and a loss)."""
@@ -39,6 +45,8 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
             if ref in requires and op.arg(position).differentiable:
                 requires.add(node.id)
         behind[node.id] = reached
+        for output in op.outputs:
+            behind[f"{node.id}.{output.name}"] = reached
         if has_params:
             requires.add(node.id)
     receives = {spec.loss}
@@ -67,7 +75,9 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
             continue
         for position, ref in enumerate(node.spec.inputs):
             value = types.values.get(ref)
-            if op.arg(position).differentiable or value is None or value.dtype.kind != "f":
+            if value is None or value.dtype.kind != "f":
+                continue
+            if op.arg(position).differentiable:
                 continue
             starved = sorted(behind.get(ref, set()) - trained)
             if starved:
@@ -77,4 +87,31 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
                     f"differentiable, so the parameters of "
                     + ", ".join(f"'{n}'" for n in starved)
                     + " behind it never receive a gradient", node=node.id, op=op.name))
+    return problems + _through_further_outputs(spec, source, order)
+
+
+def _through_further_outputs(spec: Spec, source: SourceMap, order: list) -> list[Problem]:
+    """Where the loss's gradient would pass back through a further output (`ln.mean`) to a
+    parameter, were further outputs differentiated: reported, since the gradient would
+    silently miss that path."""
+    requires: set[str] = set()
+    for node in order:
+        op = node.op
+        if op.active_params(node.attrs) or any(
+                ref.split(".")[0] in requires and op.arg(position).differentiable
+                for position, ref in enumerate(node.spec.inputs)):
+            requires.add(node.id)
+    receives = {spec.loss}
+    problems = []
+    for node in reversed(order):
+        if node.id not in receives:
+            continue
+        op = node.op
+        for position, ref in enumerate(node.spec.inputs):
+            if ref.split(".")[0] in requires and op.arg(position).differentiable:
+                receives.add(ref.split(".")[0])
+                if "." in ref:
+                    problems.append(source.problem(node.path + ("inputs", position),
+                                                   further_output_message(ref),
+                                                   node=node.id, op=op.name))
     return problems

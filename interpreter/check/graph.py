@@ -33,6 +33,38 @@ class Graph:
         return nx.ancestors(self.digraph, node)
 
 
+def owner(ref: str) -> str:
+    """The node or graph input a reference names: `ln` for `ln.mean`, a further output."""
+    return ref.split(".", 1)[0]
+
+
+def _unknown(ref: str, spec: Spec, by_id: dict[str, CheckedNode], broken: set[str],
+             what: str) -> str | None:
+    """Why `ref` names no value (None when it does, or when its owner was broken already):
+    a node id, a graph input, or `<node id>.<output>` for an op with further outputs."""
+    if ref in by_id or ref in spec.inputs or owner(ref) in broken:
+        return None
+    head, _, name = ref.partition(".")
+    if not name:
+        return f"{what} '{ref}' is neither a node nor a graph input" + suggest(
+            ref, list(spec.inputs) + list(by_id))
+    node = by_id.get(head)
+    if node is None:
+        return f"{what} '{ref}': no node '{head}'" + suggest(head, list(by_id))
+    op = node.op
+    if op is None:
+        return None  # its own problem is reported
+    names = [o.name for o in op.outputs]
+    if name in names:
+        return None
+    if not names:
+        return (f"{what} '{ref}': node '{head}' ({op.name}) has one output, named "
+                f"'{head}'")
+    return (f"{what} '{ref}': node '{head}' ({op.name}) has no output '{name}'; its further "
+            "outputs are " + ", ".join(f"'{head}.{n}'" for n in names)
+            + suggest(name, names))
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
@@ -67,7 +99,6 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap,
         first_index[node.id] = node.index
         digraph.add_node(node.id, index=node.index)
 
-    names = list(spec.inputs) + list(by_id)
     for node in by_id.values():
         op = node.op
         op_name = op.name if op else None
@@ -83,13 +114,12 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap,
                                                node=node.id, op=op_name))
                 node.op = None  # its shape rule would only fail again: leave it out
         for position, ref in enumerate(node.spec.inputs):
-            if ref in by_id:
-                digraph.add_edge(ref, node.id)
-            elif ref not in spec.inputs and ref not in broken:
-                problems.append(source.problem(node.path + ("inputs", position),
-                                               f"input '{ref}' is neither a node nor a graph "
-                                               "input" + suggest(ref, names), node=node.id,
-                                               op=op_name))
+            message = _unknown(ref, spec, by_id, broken, "input")
+            if message is not None:
+                problems.append(source.problem(node.path + ("inputs", position), message,
+                                               node=node.id, op=op_name))
+            elif owner(ref) in by_id:
+                digraph.add_edge(owner(ref), node.id)
 
     cyclic = False
     for component in nx.strongly_connected_components(digraph):
@@ -105,13 +135,17 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap,
     targets: list[str] = []
     if "outputs" not in broken_sections:
         for position, name in enumerate(spec.outputs):
-            if name in by_id:
-                targets.append(name)
-            elif name not in broken:
-                what = ("is a graph input, not a node" if name in spec.inputs
-                        else "names no node")
-                problems.append(source.problem(("outputs", position), f"output '{name}' {what}"
-                                               + suggest(name, list(by_id))))
+            if name in spec.inputs:
+                problems.append(source.problem(("outputs", position), f"output '{name}' is a "
+                                               "graph input, not a node"))
+                continue
+            message = _unknown(name, spec, by_id, broken, "output")
+            if message is None and owner(name) in by_id:
+                targets.append(owner(name))
+            elif message is not None:
+                if "." not in name:
+                    message = f"output '{name}' names no node" + suggest(name, list(by_id))
+                problems.append(source.problem(("outputs", position), message))
     has_train = spec.train is not None or "train" in broken_sections
     if spec.loss is None and has_train and "loss" not in broken_sections:
         problems.append(source.problem(("train",), "a spec with a train: section needs a "
@@ -120,6 +154,10 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap,
     if spec.loss is not None:
         if spec.loss in by_id:
             targets.append(spec.loss)
+        elif owner(spec.loss) in by_id and "." in spec.loss:
+            problems.append(source.problem(("loss",), f"loss '{spec.loss}' is a further "
+                                           "output of a node, which is never differentiated; "
+                                           "the loss must be a node's own value"))
         elif spec.loss not in broken:
             problems.append(source.problem(("loss",), f"loss '{spec.loss}' names no node"
                                            + suggest(spec.loss, list(by_id))))
@@ -140,7 +178,7 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap,
                                                "input to either", node=node.id,
                                                op=node.op.name if node.op else None,
                                                severity="warning"))
-        used = {ref for n in order if n.id in needed for ref in n.spec.inputs}
+        used = {owner(ref) for n in order if n.id in needed for ref in n.spec.inputs}
         for name in spec.inputs:
             if name not in used:
                 warnings.append(source.problem(("inputs", name), f"graph input '{name}' is not "

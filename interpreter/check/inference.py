@@ -42,7 +42,7 @@ class Types:
 
 
 def _kind(dtype: np.dtype) -> str:
-    return "float" if dtype.kind == "f" else "int"
+    return {"f": "float", "b": "bool"}.get(dtype.kind, "int")
 
 
 def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -89,6 +89,9 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
             param_shapes = {p.name: tuple(p.shape(attrs, shapes))
                             for p in op.active_params(attrs)}
             state_shapes = {s.name: tuple(s.shape(attrs, shapes)) for s in op.state}
+            further = {f"{node.id}.{o.name}": TensorType(tuple(o.shape(attrs, shapes)),
+                                                         o.dtype(float_dtype))
+                       for o in op.outputs}
         except ShapeError as exc:
             where = node.path + (("inputs", exc.arg) if exc.arg is not None else ())
             problems.append(source.problem(where, exc.message, node=node.id, op=op.name))
@@ -101,6 +104,7 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
                 raise InternalError(f"node '{node.id}' ({op.name}): the rule for '{local}' "
                                     f"gave a symbolic shape {format_shape(shape)}")
         types.values[node.id] = TensorType(out_shape, float_dtype)
+        types.values.update(further)
         types.params[node.id] = param_shapes
         types.state[node.id] = state_shapes
         for local, start in node.starts.items():

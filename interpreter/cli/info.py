@@ -186,6 +186,11 @@ def op_text(op: Any, total_width: int = 100, style: Style | None = None) -> str:
         rows = [[state.name, str(state.init), state.doc] for state in op.state]
         section("state (saved, not trained)", table(
             rows, ["name", "start", "meaning"], indent=2, total_width=total_width))
+    if op.outputs:
+        rows = [[f"<id>.{output.name}", {"float": "float", "int": "int64", "bool": "bool"}[
+            output.kind], output.doc] for output in op.outputs]
+        section("further outputs (not differentiated)", table(
+            rows, ["reference", "dtype", "meaning"], indent=2, total_width=total_width))
     section("at kinks", table([[op.kinks or "-"]], indent=2, total_width=total_width))
     return "\n".join(lines)
 

@@ -143,7 +143,9 @@ def trace_content(path: str, *, weights: Path | None = None, batch: int | None =
                         **tensor_json(value)}
                        for pid, definition, value in zip(step_.param_ids, definitions,
                                                          record.params)],
-            "output": tensor_json(record.out)})
+            "output": tensor_json(record.out),
+            "further": [{"name": name, **tensor_json(value)}
+                        for name, value in record.further.items()]})
 
     senders: dict[int, list[str]] = {}
     backward = []
@@ -229,7 +231,8 @@ def print_trace(content: dict[str, Any], out: TextIO, style: Style) -> None:
         if reads:
             print(f"    reads {reads}", file=out)
         block([(f"{p['local']} = {p['name']}", p) for p in node["params"]]
-              + [("out", node["output"])], "    ")
+              + [("out", node["output"])]
+              + [(item["name"], item) for item in node["further"]], "    ")
     if content["loss"] is None:
         print("", file=out)
         print(style.dim("this spec has no loss, so there is no backward pass"), file=out)

@@ -130,8 +130,8 @@ def build_drawing(net: Any) -> Drawing:
         drawing.boxes.append(Box(node.id, node.id, kind, op, tuple(details),
                                  unused=node.id not in graph.needed, tooltip="\n".join(tips)))
         for position, ref in enumerate(node.spec.inputs):
-            drawing.arrows.append(Arrow(ref, node.id, _tensor(values[ref], float_dtype),
-                                        node.op.arg_name(position)))
+            source, label = _source(ref, values, float_dtype)
+            drawing.arrows.append(Arrow(source, node.id, label, node.op.arg_name(position)))
     results = [(name, "output") for name in spec.outputs]
     results += [(spec.loss, "loss")] if spec.loss else []
     for name, role in results:
@@ -139,8 +139,17 @@ def build_drawing(net: Any) -> Drawing:
         shape = _tensor(values[name], float_dtype)
         drawing.boxes.append(Box(f"{name}@{role}", role, role,
                                  tooltip=f"{name}: {what}, {shape}"))
-        drawing.arrows.append(Arrow(name, f"{name}@{role}", shape))
+        source, label = _source(name, values, float_dtype)
+        drawing.arrows.append(Arrow(source, f"{name}@{role}", label))
     return drawing
+
+
+def _source(ref: str, values: dict, float_dtype: Any) -> tuple[str, str]:
+    """The box an arrow from `ref` leaves, and its label: a further output (`ln.mean`)
+    leaves its node's box, labelled with its name."""
+    node, _, output = ref.partition(".")
+    label = _tensor(values[ref], float_dtype)
+    return node, f"{output}: {label}" if output else label
 
 
 # ----- DOT ------------------------------------------------------------------------------

@@ -151,30 +151,38 @@ class Exporter:
         return name
 
     def lower(self, step: Any) -> None:
+        """Emit the node's value as the tensor named by its id, and each further output
+        something reads as `<id>.<name>`."""
         op = step.op
-        if op.onnx is None:
-            raise self.problem(step.node, f"op '{op.name}' has no ONNX lowering, so this "
-                               "spec cannot be exported (give the op an `onnx` rule: see "
-                               "docs/onnx.md)")
+        self._emit(step, op.onnx, step.node, f"op '{op.name}' has no ONNX lowering")
+        for slot, output in step.extras:
+            name = self.plan.slots[slot]
+            self._emit(step, output.onnx, name, f"output '{name}' of op '{op.name}' has no "
+                       "ONNX lowering")
+
+    def _emit(self, step: Any, rule: Any, name: str, missing: str) -> None:
+        if rule is None:
+            raise self.problem(step.node, f"{missing}, so this spec cannot be exported (give "
+                               "the op an `onnx` rule: see docs/onnx.md)")
         b = NodeLowering(self, step)
         try:
-            result = op.onnx(b)
+            result = rule(b)
         except CannotLower as exc:
             raise self.problem(step.node, f"cannot export to ONNX: {exc}") from None
         produced = [n for n in b.nodes if result in n.output]
-        if result == step.node:
-            pass  # already named by the node id (a parameter node's initializer)
+        if result == name:
+            pass  # already named so (a parameter node's initializer)
         elif produced:
-            # The node's value takes the node's id (what the graph outputs are named).
+            # The value takes the spec's name (what the graph outputs are named).
             for node in b.nodes:
-                node.input[:] = [step.node if name == result else name for name in node.input]
-            produced[-1].output[:] = [step.node if name == result else name
-                                      for name in produced[-1].output]
+                node.input[:] = [name if tensor == result else tensor for tensor in node.input]
+            produced[-1].output[:] = [name if tensor == result else tensor
+                                      for tensor in produced[-1].output]
         else:  # the value is an input or initializer as it is
-            b.nodes.append(self.onnx.helper.make_node("Identity", [result], [step.node],
-                                                      name=self.fresh(f"{step.node}:Identity")))
+            b.nodes.append(self.onnx.helper.make_node("Identity", [result], [name],
+                                                      name=self.fresh(f"{name}:Identity")))
         self.nodes += b.nodes
-        self.tensor_of[step.node] = step.node
+        self.tensor_of[name] = name
 
     def problem(self, node: str, message: str) -> SpecError:
         return SpecError([replace(self.net.locate(node), message=message)])

@@ -82,6 +82,13 @@ class NodeContext:
         self.attrs = {a.name: importer.onnx.helper.get_attribute_value(a)
                       for a in node.attribute}
         self._emitted = 0
+        self.further: dict[int, str] = {}  # ONNX output index -> our further output's name
+
+    def uses(self, index: int) -> bool:
+        """Whether the node's output `index` exists and something reads it."""
+        outputs = self.proto.output
+        return index < len(outputs) and outputs[index] != "" and \
+            outputs[index] in self.importer.used()
 
     def attr(self, name: str, default: Any = None) -> Any:
         value = self.attrs.get(name, default)
@@ -346,10 +353,6 @@ class Importer:
                 continue
             context = NodeContext(self, node, self.node_id(node))
             label = f"node '{node.name or node.output[0]}' ({node.op_type})"
-            if len([o for o in node.output if o]) > 1 and any(
-                    o in self._used() for o in node.output[1:] if o):
-                problems.append(f"{label}: only its first output is supported")
-                continue
             try:
                 op, ins, attrs, params = RULES[node.op_type](context)
             except Unsupported as exc:
@@ -364,6 +367,14 @@ class Importer:
                 op, attrs, params = "identity", {}, {}  # a graph output needs a node
             self.add_node(context.id, op, ins, attrs, params)
             self.refs[node.output[0]] = context.id
+            unmapped = [k for k in range(1, len(node.output))
+                        if context.uses(k) and k not in context.further]
+            if unmapped:
+                problems.append(f"{label}: output {unmapped[0]} ('{node.output[unmapped[0]]}') "
+                                "is not supported")
+            for k, name in context.further.items():
+                if context.uses(k):
+                    self._further_output(node.output[k], f"{context.id}.{name}")
         outputs = []
         for out in graph.output:
             ref = self.refs.get(out.name)
@@ -388,7 +399,19 @@ class Importer:
             spec["description"] = graph.doc_string
         return Imported(spec, self.values, self.source)
 
-    def _used(self) -> set[str]:
+    def _further_output(self, tensor: str, ref: str) -> None:
+        """`tensor` is a further output (`ln.mean`); as a graph output it keeps its ONNX
+        name through an identity node when it is a float."""
+        self.refs[tensor] = ref
+        if tensor in self.reserved and self.is_float_output(tensor):
+            self.add_node(self.reserved[tensor], "identity", [ref], {}, {})
+            self.refs[tensor] = self.reserved[tensor]
+
+    def is_float_output(self, tensor: str) -> bool:
+        kind = self.types.get(tensor)
+        return kind is not None and self._elem_dtype(kind.tensor_type.elem_type).kind == "f"
+
+    def used(self) -> set[str]:
         if not hasattr(self, "_used_names"):
             self._used_names = {i for n in self.graph.node for i in n.input} | {
                 o.name for o in self.graph.output}

@@ -146,14 +146,15 @@ def identity(n):
 
 @rule("Dropout")
 def dropout(n):
-    # Inference: the identity; the ratio is kept for fine-tuning.
-    if len([o for o in n.proto.output if o]) > 1:
-        raise Unsupported("the mask output is not supported")
+    # Inference: the identity, keeping every element (the mask); the ratio is kept for
+    # fine-tuning. Training mode with ratio 0 is the same.
     ratio = n.attr("ratio", 0.5)
     if n.opset >= 12:
         ratio = f32(n.constant(1, "ratio")) if n.has(1) else 0.5
-        if n.has(2) and bool(n.constant(2, "training_mode")):
-            raise Unsupported("training_mode true is not supported (import is inference)")
+        if n.has(2) and bool(n.constant(2, "training_mode")) and ratio != 0:
+            raise Unsupported("training_mode true with a ratio above 0 is not supported "
+                              "(import is inference; its random mask is ONNX runtime's)")
+    n.further[1] = "mask"
     return "dropout", [n.input(0)], {"p": f32(ratio)}, {}
 
 
@@ -486,8 +487,6 @@ def batch_norm(n):
 
 @rule("LayerNormalization")
 def layer_norm(n):
-    if len([o for o in n.proto.output if o]) > 1:
-        raise Unsupported("the Mean and InvStdDev outputs are not supported")
     gamma = n.constant(1, "Scale")
     rank = n.rank(0)
     axis = int(n.attr("axis", -1))
@@ -498,4 +497,5 @@ def layer_norm(n):
     beta = n.constant(2, "B") if n.has(2) else np.zeros_like(gamma)
     attrs = {"normalized_shape": [int(d) for d in dims],
              "eps": f32(n.attr("epsilon", 1e-5))}
+    n.further.update({1: "mean", 2: "inv_std"})
     return "layer_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta}

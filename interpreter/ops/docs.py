@@ -122,6 +122,13 @@ def op_markdown(op: Op) -> str:
         for state in op.state:
             lines.append(f"| `{state.name}` | `{state.init}` | {state.doc} |")
         lines.append("")
+    if op.outputs:
+        lines += ["| further output (`<id>.<name>`, not differentiated) | dtype | meaning |",
+                  "|---|---|---|"]
+        for output in op.outputs:
+            kind = {"float": "the float dtype", "int": "int64", "bool": "bool"}[output.kind]
+            lines.append(f"| `{output.name}` | {kind} | {output.doc} |")
+        lines.append("")
     lines += [f"**At kinks:** {op.kinks}", ""]
     return "\n".join(lines)
 

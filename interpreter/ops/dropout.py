@@ -5,7 +5,7 @@ import numpy as np
 from pydantic import Field
 
 from .lowering import identity
-from .registry import Arg, Attrs, Op, register_op
+from .registry import Arg, Attrs, Op, Output, register_op
 from .samples import Sample, normal
 
 
@@ -46,6 +46,17 @@ def dropout_vjp(ctx, g, mask, needs):
     return ((g if mask is None else g * mask),), ()
 
 
+def dropout_mask(ctx, xs, ps, out, mask):
+    if mask is None:
+        return np.ones(xs[0].shape, dtype=bool)
+    return mask != 0
+
+
+def lower_dropout_mask(b) -> str:
+    # The exported graph is the eval graph, where every element is kept.
+    return b.node("ConstantOfShape", [b.node("Shape", [b.input(0)])], value=np.ones(1, bool))
+
+
 DROPOUT = register_op(Op(
     name="dropout",
     doc="""Inverted dropout, as PyTorch's: in training each element is zeroed with
@@ -59,6 +70,9 @@ DROPOUT = register_op(Op(
     attrs=DropoutAttrs,
     shape=dropout_shape, forward=dropout_forward, vjp=dropout_vjp,
     onnx=identity,  # the exported graph is the eval graph
+    outputs=(Output("mask", dropout_shape, dropout_mask, kind="bool",
+                    doc="which elements were kept (all of them in eval), as ONNX's mask",
+                    onnx=lower_dropout_mask),),
     kinks="none: for a fixed mask the map is linear (the mask itself is not differentiated).",
     samples=(
         Sample((normal(4, 5),), {"p": 0.3}, name="train"),

@@ -11,7 +11,7 @@ from ..core.dims import format_shape, is_known
 from ..core.errors import FeedError, ShapeError
 from .initializers import Init
 from .lowering import floats, ints, reduce
-from .registry import Arg, Attrs, Op, ParamDef, StateDef, register_op
+from .registry import Arg, Attrs, Op, Output, ParamDef, StateDef, register_op
 from .samples import Sample, normal
 
 ONES = Init("ones")
@@ -260,6 +260,46 @@ def layer_norm_reference(attrs, xs, ps):
     return out * ps[0] + ps[1] if ps else out
 
 
+def layer_norm_stat_shape(a: LayerNormAttrs, shapes):
+    x = tuple(shapes[0])
+    k = len(_normalized(a))
+    return x[:len(x) - k] + (1,) * k
+
+
+def _stat(x: np.ndarray, a: LayerNormAttrs, rows: np.ndarray) -> np.ndarray:
+    k = len(_normalized(a))
+    return rows.reshape(x.shape[:x.ndim - k] + (1,) * k)
+
+
+def layer_norm_mean(ctx, xs, ps, out, saved):
+    x = xs[0]
+    return _stat(x, ctx.attrs, np.einsum("rd->r", x.reshape(-1, saved[0].shape[1]))
+                 / saved[0].shape[1])
+
+
+def layer_norm_inv_std(ctx, xs, ps, out, saved):
+    return _stat(xs[0], ctx.attrs, saved[1])
+
+
+def _lower_stats(b) -> tuple[str, str, list[int]]:
+    rank = len(b.shape(0))
+    axes = list(range(rank - len(_normalized(b.attrs)), rank))
+    x = b.input(0)
+    mean = reduce(b, "ReduceMean", x, axes, keepdims=True)
+    return x, mean, axes
+
+
+def lower_layer_norm_mean(b) -> str:
+    return _lower_stats(b)[1]
+
+
+def lower_layer_norm_inv_std(b) -> str:
+    x, mean, axes = _lower_stats(b)
+    centred = b.node("Sub", [x, mean])
+    var = reduce(b, "ReduceMean", b.node("Mul", [centred, centred]), axes, keepdims=True)
+    return b.node("Reciprocal", [b.node("Sqrt", [b.node("Add", [var, floats(b, b.attrs.eps)])])])
+
+
 def lower_layer_norm(b) -> str:
     a = b.attrs
     x = b.input(0)
@@ -302,6 +342,12 @@ LAYER_NORM = register_op(Op(
                      enabled_by="elementwise_affine")),
     shape=layer_norm_shape, forward=layer_norm_forward, vjp=layer_norm_vjp,
     onnx=lower_layer_norm,
+    outputs=(Output("mean", layer_norm_stat_shape, layer_norm_mean,
+                    doc="mu of each row, X's shape with the normalised dims as 1 (ONNX's "
+                    "Mean)", onnx=lower_layer_norm_mean),
+             Output("inv_std", layer_norm_stat_shape, layer_norm_inv_std,
+                    doc="1 / sqrt(var + eps) of each row, shaped as mean (ONNX's InvStdDev)",
+                    onnx=lower_layer_norm_inv_std)),
     reference=layer_norm_reference,
     kinks="none: smooth (eps > 0 keeps the square root away from 0).",
     samples=(

@@ -82,6 +82,30 @@ class StateDef:
     doc: str = ""
 
 
+@dataclass(frozen=True)
+class Output:
+    """A further output of a node besides its value, referenced as `<node id>.<name>`
+    (`ln.mean`): a tensor the op computes on the way (layer norm's statistics, dropout's
+    mask), as ONNX's LayerNormalization and Dropout give it.
+
+    `value(ctx, xs, ps, out, saved)` computes it from the forward's inputs, parameters,
+    value and saved values, in training and eval alike; `shape(attrs, shapes)` is its
+    shape rule. It is never differentiated: a gradient does not flow back through it, and
+    validation reports a parameter whose only path to the loss would be through one.
+    `onnx(b)` is its lowering (see ops/lowering.py), None if it has none.
+    """
+
+    name: str
+    shape: Callable[[Any, list[Shape]], Shape]
+    value: Callable[..., np.ndarray]
+    kind: Literal["float", "int", "bool"] = "float"  # network float, int64 or bool
+    doc: str = ""
+    onnx: Callable[..., str] | None = None
+
+    def dtype(self, float_dtype: Any) -> np.dtype:
+        return np.dtype({"float": float_dtype, "int": np.int64, "bool": np.bool_}[self.kind])
+
+
 class Context:
     """What a rule may know besides its inputs: attrs, node, mode, randomness, state and
     the network's float dtype.
@@ -138,6 +162,8 @@ class Op:
     # The ONNX lowering, `lower(b) -> tensor name` (see ops/lowering.py): how the exporter
     # writes this op's eval-mode forward as ONNX nodes. None: the op cannot be exported.
     onnx: Callable[..., str] | None = None
+    # Outputs besides the node's value, each referenced as `<node id>.<name>`.
+    outputs: tuple[Output, ...] = ()
 
     def arity(self) -> tuple[int, int | None]:
         """(fewest, most) inputs; most is None for a variadic op."""
@@ -152,6 +178,9 @@ class Op:
     def arg_name(self, index: int) -> str:
         arg = self.arg(index)
         return f"{arg.name}[{index - len(self.inputs) + 1}]" if arg.variadic else arg.name
+
+    def output(self, name: str) -> Output | None:
+        return next((o for o in self.outputs if o.name == name), None)
 
     def active_params(self, attrs: Any) -> tuple[ParamDef, ...]:
         return tuple(p for p in self.params
@@ -185,6 +214,11 @@ def register_op(op: Op) -> Op:
         if not callable(getattr(op, rule)) and not (rule in ("vjp", "onnx")
                                                     and getattr(op, rule) is None):
             raise RegistrationError(f"op '{op.name}': {rule} rule is not callable")
+    outputs = [o.name for o in op.outputs]
+    if (len(set(outputs)) != len(outputs) or not all(isinstance(o, Output) for o in op.outputs)
+            or not all(_OP_NAME.fullmatch(name) for name in outputs)):
+        raise RegistrationError(f"op '{op.name}': outputs must be Output records with unique "
+                                "snake_case names")
     _REGISTRY[op.name] = op
     return op
 

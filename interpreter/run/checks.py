@@ -81,25 +81,32 @@ class Monitor:
                 out.append(dim)
         return tuple(out)
 
-    def value(self, index: int, out: Any) -> None:
-        """After step `index`'s forward rule."""
+    def value(self, index: int, out: Any, slot: int | None = None) -> None:
+        """After step `index`'s forward rule (its further output's rule, given `slot`)."""
         step = self.plan.steps[index]
-        expected = self.expected[step.out]
+        what = "forward"
+        if slot is None:
+            slot = step.out
+        else:
+            what = f"the rule of its output '{self.plan.slots[slot]}'"
+        expected = self.expected[slot]
         if not isinstance(out, ARRAY):
-            raise InternalError(f"{_where(step)}: forward returned {type(out).__name__}, not "
+            raise InternalError(f"{_where(step)}: {what} returned {type(out).__name__}, not "
                                 "a numpy array")
         if out.dtype != expected.dtype:
-            raise InternalError(f"{_where(step)}: forward returned {out.dtype}, but the "
-                                f"network computes in {expected.dtype}")
-        shape = self._expected_shape(step.out)
+            promised = ("the network computes in" if slot == step.out
+                        else "its output rule promised")
+            raise InternalError(f"{_where(step)}: {what} returned {out.dtype}, but "
+                                f"{promised} {expected.dtype}")
+        shape = self._expected_shape(slot)
         if len(shape) != out.ndim or any(e is not None and e != a
                                          for e, a in zip(shape, out.shape)):
             promised = format_shape(tuple("?" if d is None else d for d in shape))
-            raise InternalError(f"{_where(step)}: forward returned shape {out.shape}, but its "
+            raise InternalError(f"{_where(step)}: {what} returned shape {out.shape}, but its "
                                 f"shape rule promised {format_shape(expected.shape)}, here "
                                 f"{promised}")
-        self.seen[step.out] = (out.shape, out.dtype)
-        problem = _non_finite(out) if self.finite else None
+        self.seen[slot] = (out.shape, out.dtype)
+        problem = _non_finite(out) if self.finite and out.dtype.kind == "f" else None
         if problem is not None:
             raise self._fail(step.node, f"output became non-finite in forward ({problem}) "
                              "although its inputs and parameters are finite", "value")

@@ -102,14 +102,24 @@ def _forward(emit: Emitter, steps: Sequence[Step], keep: set[int], results: set[
         i = step.index
         args = _tuple([emit.read(f"v{slot}") for slot in step.ins])
         out = emit.write(f"v{step.out}")
+        extras = [(k, slot) for k, (slot, _) in enumerate(step.extras)
+                  if slot in last_use or slot in results]
         if check:
             emit.line(f"MON.current = {i}")
-        if i in keep:
-            emit.line(f"{out}, {emit.write(f's{i}')} = F{i}(C{i}, {args}, P{i}){_comment(step)}")
+        saved = f"s{i}" if i in keep else f"w{i}" if extras else None
+        if saved is not None:
+            emit.line(f"{out}, {emit.write(saved)} = F{i}(C{i}, {args}, P{i}){_comment(step)}")
         else:
             emit.line(f"{out} = F{i}(C{i}, {args}, P{i})[0]{_comment(step)}")
         if check:
             emit.line(f"MON.value({i}, {out})")
+        for k, slot in extras:
+            rule = emit.bind(f"X{i}_{k}", step.extras[k][1].value)
+            emit.line(f"{emit.write(f'v{slot}')} = {rule}(C{i}, {args}, P{i}, {out}, {saved})")
+            if check:
+                emit.line(f"MON.value({i}, v{slot}, {slot})")
+        if saved == f"w{i}":
+            emit.free([saved])
         if free:
             dead = sorted({slot for slot in step.ins
                            if last_use[slot] == i and slot not in results})

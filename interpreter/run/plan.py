@@ -15,18 +15,21 @@ from typing import Iterable
 import numpy as np
 
 from ..check.analysis import Analysis
+from ..check.coverage import further_output_message
 from ..core.errors import FeedError, InternalError
-from ..ops.registry import Context, Op
+from ..ops.registry import Context, Op, Output
 from .parameters import Parameters, ParamInfo, declare_parameters, initialize, reseed
 
 
 class Step:
     """One node, ready to run."""
 
-    __slots__ = ("index", "node", "op", "ctx", "ins", "out", "param_ids", "differentiable")
+    __slots__ = ("index", "node", "op", "ctx", "ins", "out", "param_ids", "differentiable",
+                 "extras")
 
     def __init__(self, index: int, node: str, op: Op, ctx: Context, ins: tuple[int, ...],
-                 out: int, param_ids: tuple[int, ...]) -> None:
+                 out: int, param_ids: tuple[int, ...],
+                 extras: tuple[tuple[int, Output], ...] = ()) -> None:
         self.index = index  # position in forward order
         self.node = node
         self.op = op
@@ -34,7 +37,14 @@ class Step:
         self.ins = ins
         self.out = out
         self.param_ids = param_ids  # indices into the plan's parameter tensors
+        # The further outputs (`ln.mean`) something reads, with their slots: computed
+        # after the step's forward from what it saved, and never differentiated.
+        self.extras = extras
         self.differentiable = tuple(op.arg(i).differentiable for i in range(len(ins)))
+
+    def writes(self) -> tuple[int, ...]:
+        """Every slot this step writes: its value's, then its further outputs'."""
+        return (self.out,) + tuple(slot for slot, _ in self.extras)
 
     def __repr__(self) -> str:
         return f"<Step {self.index}: {self.node} ({self.op.name})>"
@@ -53,6 +63,9 @@ class Flow:
     receives: frozenset[int]  # the slots some step writes a gradient for (and the loss)
     inputs: tuple[int, ...]  # wanted graph-input slots that receive a gradient
     params: tuple[int, ...]  # parameter ids that receive a gradient
+    # Why backward cannot run (its gradient would pass back through a further output),
+    # or None; forward alone can.
+    blocked: FeedError | None = None
 
 
 class Plan:
@@ -107,7 +120,7 @@ class Plan:
         needed = set(results)
         chosen = []
         for step in reversed(self.steps):
-            if step.out in needed:
+            if step.out in needed or any(slot in needed for slot, _ in step.extras):
                 chosen.append(step)
                 needed.update(step.ins)
         chosen.reverse()
@@ -152,12 +165,43 @@ class Plan:
             params.update(step.param_ids)
             receives.update(slot for slot, need in zip(step.ins, step_needs) if need)
         inputs = tuple(sorted(slot for slot in wanted if slot in receives))
-        return Flow(tuple(chosen), frozenset(receives), inputs, tuple(sorted(params)))
+        return Flow(tuple(chosen), frozenset(receives), inputs, tuple(sorted(params)),
+                    self._through_further_outputs(requires))
+
+    def _through_further_outputs(self, requires: set[int]) -> FeedError | None:
+        """Why a backward pass cannot run if its gradient would have to pass back through a
+        further output (`ln.mean`, never differentiated) to reach what requires one: it
+        would miss that path silently. Validation reports this for a spec that trains;
+        this covers `net.backward()`."""
+        owner = {slot: step.out for step in self.steps for slot, _ in step.extras}
+        if not owner:
+            return None
+        # As the flow above, with every further output counted as its node's value.
+        would = set(requires)
+        for step in self.steps:
+            if any(owner.get(slot, slot) in would and differentiable
+                   for slot, differentiable in zip(step.ins, step.differentiable)):
+                would.add(step.out)
+        receives = {self.index[self.loss]}
+        for step in reversed(self.steps):
+            if step.out not in receives:
+                continue
+            for slot, differentiable in zip(step.ins, step.differentiable):
+                if differentiable and owner.get(slot, slot) in would:
+                    receives.add(owner.get(slot, slot))
+                    if slot in owner:
+                        return FeedError(f"node '{step.node}': "
+                                         + further_output_message(self.slots[slot]),
+                                         node=step.node)
+        return None
 
 
 def require_vjps(flow: Flow) -> None:
     """Refuse a backward pass through a forward-only op (one registered without a vjp);
-    validation refuses such a spec's training already, this covers `net.backward()`."""
+    validation refuses such a spec's training already, this covers `net.backward()`. And
+    refuse one whose gradient would pass back through a further output."""
+    if flow.blocked is not None:
+        raise flow.blocked
     for step, _ in flow.steps:
         if step.op.vjp is None:
             raise FeedError(f"node '{step.node}' ({step.op.name}): op '{step.op.name}' has no "
@@ -170,9 +214,13 @@ def build_plan(analysis: Analysis, seed: int) -> Plan:
     parameters are initialised from `seed`."""
     spec, graph, types = analysis.spec, analysis.graph, analysis.types
     dtype = np.dtype(spec.dtype)
-    slots = list(spec.inputs) + [node.id for node in graph.order]
-    index = {name: slot for slot, name in enumerate(slots)}
     needed = set(graph.needed)
+    # Further outputs get slots only when something reads them.
+    further = sorted({ref for node in graph.order if node.id in needed
+                      for ref in node.spec.inputs if ref not in graph.by_id
+                      and ref not in spec.inputs} | {ref for ref in spec.outputs if "." in ref})
+    slots = list(spec.inputs) + [node.id for node in graph.order] + further
+    index = {name: slot for slot, name in enumerate(slots)}
     nodes = [node for node in graph.order if node.id in needed]
     # A node nothing needs still holds its tensors when a needed node is tied to them.
     owners = set(needed)
@@ -195,9 +243,11 @@ def build_plan(analysis: Analysis, seed: int) -> Plan:
         for local, array in node_state.items():
             state[f"{node.id}.{local}"] = array
         ctx = Context(node.attrs, node.id, True, rng, node_state, dtype)
+        extras = tuple((index[f"{node.id}.{o.name}"], o) for o in op.outputs
+                       if f"{node.id}.{o.name}" in index)
         steps.append(Step(len(steps), node.id, op, ctx,
                           tuple(index[ref] for ref in node.spec.inputs), index[node.id],
-                          ids[node.id]))
+                          ids[node.id], extras))
     plan = Plan(slots, list(spec.inputs), steps, params, infos, state, list(spec.outputs),
                 spec.loss, dtype, rng)
     plan.initialize(seed)

@@ -24,6 +24,8 @@ class ForwardRecord:
     inputs: list[np.ndarray]  # the values the node read, in argument order
     params: list[np.ndarray]  # its parameters as the forward rule saw them
     out: np.ndarray
+    # Its further outputs something read (`ln.mean`), by name.
+    further: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,9 +75,13 @@ class Recorder(Monitor):
         loss = self.plan.loss_slot
         self.arriving = {loss: np.array(self.seed_gradient)} if loss is not None else {}
 
-    def value(self, index: int, out: Any) -> None:
-        super().value(index, out)
+    def value(self, index: int, out: Any, slot: int | None = None) -> None:
+        super().value(index, out, slot)
         step = self.plan.steps[index]
+        if slot is not None:
+            self.values[slot] = np.array(out, copy=True)
+            self.forward[-1].further[self.plan.slots[slot]] = self.values[slot]
+            return
         self.values[step.out] = np.array(out, copy=True)
         params = [np.array(self.plan.params.arrays[pid], copy=True) for pid in step.param_ids]
         self.forward.append(ForwardRecord(step, [self.values[s] for s in step.ins], params,
