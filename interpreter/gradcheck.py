@@ -34,7 +34,7 @@ class Case:
     def context(self) -> Context:
         # A fresh context (and rng) per evaluation, so random ops draw the same mask.
         state = {s.name: np.ones(s.shape(self.attrs, [x.shape for x in self.xs]), self.dtype)
-                 for s in self.op.state}
+                 for s in self.op.active_state(self.attrs)}
         return Context(self.attrs, "sample", self.sample.training,
                        np.random.default_rng(self.seed), state, self.dtype)
 

@@ -88,7 +88,8 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
                 op.kinds(attrs, shapes, [_kind(t.dtype) for t in in_types])
             param_shapes = {p.name: tuple(p.shape(attrs, shapes))
                             for p in op.active_params(attrs)}
-            state_shapes = {s.name: tuple(s.shape(attrs, shapes)) for s in op.state}
+            state_shapes = {s.name: tuple(s.shape(attrs, shapes))
+                            for s in op.active_state(attrs)}
             further = {f"{node.id}.{o.name}": TensorType(tuple(o.shape(attrs, shapes)),
                                                          o.dtype(float_dtype))
                        for o in op.outputs}

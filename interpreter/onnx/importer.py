@@ -82,7 +82,9 @@ class NodeContext:
         self.attrs = {a.name: importer.onnx.helper.get_attribute_value(a)
                       for a in node.attribute}
         self._emitted = 0
-        self.further: dict[int, str] = {}  # ONNX output index -> our further output's name
+        # ONNX output index -> our further output's name, or (name, compute): compute emits
+        # the nodes that make the ONNX output from `<id>.<name>` and returns their id.
+        self.further: dict[int, Any] = {}
 
     def uses(self, index: int) -> bool:
         """Whether the node's output `index` exists and something reads it."""
@@ -374,7 +376,9 @@ class Importer:
                                 "is not supported")
             for k, name in context.further.items():
                 if context.uses(k):
-                    self._further_output(node.output[k], f"{context.id}.{name}")
+                    name, compute = name if isinstance(name, tuple) else (name, None)
+                    ref = f"{context.id}.{name}"
+                    self._further_output(node.output[k], compute(ref) if compute else ref)
         outputs = []
         for out in graph.output:
             ref = self.refs.get(out.name)

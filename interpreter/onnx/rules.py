@@ -472,17 +472,36 @@ def average_pool(n):
 
 @rule("BatchNormalization")
 def batch_norm(n):
-    if len([o for o in n.proto.output if o]) > 1 or int(n.attr("training_mode", 0)):
-        raise Unsupported("training mode (the running-statistics outputs) is not supported")
     if n.opset < 9 and n.attr("spatial", 1) != 1:
         raise Unsupported("spatial=0 is not supported")
     gamma, beta = n.constant(1, "scale"), n.constant(2, "B")
     mean, var = n.constant(3, "input_mean"), n.constant(4, "input_var")
     # ONNX's momentum weighs the running value (default 0.9); ours weighs the batch's.
-    attrs = {"eps": f32(n.attr("epsilon", 1e-5)),
-             "momentum": f32(1.0 - f32(n.attr("momentum", 0.9)))}
-    return "batch_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta,
-                                               "running_mean": mean, "running_var": var}
+    momentum = f32(n.attr("momentum", 0.9))
+    attrs = {"eps": f32(n.attr("epsilon", 1e-5)), "momentum": f32(1.0 - momentum)}
+    training = n.opset >= 14 and bool(int(n.attr("training_mode", 0)))
+    if not training:
+        if n.uses(1) or n.uses(2):
+            raise Unsupported("the running-statistics outputs before opset 14 (or without "
+                              "training_mode) are not supported")
+        return "batch_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta,
+                                                   "running_mean": mean, "running_var": var}
+    # Training mode: the batch's statistics normalise it, and the outputs are the running
+    # statistics moved towards them, input momentum + batch (1 - momentum), with ONNX's
+    # biased batch variance.
+    for index, (name, running) in enumerate((("mean", mean), ("var", var)), start=1):
+        n.further[index] = (name, _running(n, name, running, momentum))
+    attrs["track_running_stats"] = False
+    return "batch_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta}
+
+
+def _running(n, name: str, running: np.ndarray, momentum: float) -> Callable[[str], str]:
+    def emit(ref: str) -> str:
+        kept = n.constant_node(n.importer.as_float(running * momentum), f"running_{name}")
+        moved = n.emit("mul", [ref, n.constant_node(n.importer.as_float(
+            np.asarray(1.0 - momentum)), f"{name}_weight")])
+        return n.emit("add", [moved, kept])
+    return emit
 
 
 @rule("LayerNormalization")

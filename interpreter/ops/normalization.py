@@ -25,6 +25,10 @@ class BatchNormAttrs(Attrs):
                             "the running averages: running = (1-momentum) running + "
                             "momentum batch (PyTorch's convention).")
     eps: float = Field(1e-5, gt=0, description="Added to the variance before the square root.")
+    track_running_stats: bool = Field(True, description="Keep running statistics for eval "
+                                      "(PyTorch's default). Without them the batch's own "
+                                      "statistics normalise it in eval too, and there is no "
+                                      "state.")
 
 
 def _channels(a: BatchNormAttrs, shapes) -> int:
@@ -59,19 +63,20 @@ def batch_norm_forward(ctx, xs, ps):
     gamma, beta = ps
     a = ctx.attrs
     x3 = _by_channel(x)
-    if not ctx.training:
+    if not ctx.training and a.track_running_stats:
         # Eval: a fixed affine map per channel. The running stats are copied into `saved`
         # because a later training step updates them in place.
         mean = ctx.state["running_mean"].copy()
-        inv_std = 1.0 / np.sqrt(ctx.state["running_var"] + a.eps)
+        var = ctx.state["running_var"].copy()
+        inv_std = 1.0 / np.sqrt(var + a.eps)
         scale = gamma * inv_std
         out = x3 * scale[:, None]
         out += (beta - mean * scale)[:, None]
-        return out.reshape(x.shape), (False, x3, mean, inv_std, gamma)
+        return out.reshape(x.shape), (False, x3, mean, inv_std, gamma, var)
     count = x3.shape[0] * x3.shape[2]
     if count < 2:
-        raise FeedError(f"node '{ctx.node}' (batch_norm): training needs more than one value "
-                        f"per channel to estimate a variance, but X has shape {x.shape}")
+        raise FeedError(f"node '{ctx.node}' (batch_norm): batch statistics need more than one "
+                        f"value per channel to estimate a variance, but X has shape {x.shape}")
     # einsum sums over N and L in one pass, faster than ndarray.sum over two axes.
     mean = np.einsum("ncl->c", x3) / count
     xhat = x3 - mean[:, None]
@@ -80,18 +85,19 @@ def batch_norm_forward(ctx, xs, ps):
     xhat *= inv_std[:, None]
     out = xhat * gamma[:, None]
     out += beta[:, None]
-    # PyTorch tracks the unbiased variance, m/(m-1) times the biased one. State arrays are
-    # the one thing a rule may update in place: the network owns and saves them.
-    running_mean, running_var = ctx.state["running_mean"], ctx.state["running_var"]
-    running_mean *= 1 - a.momentum
-    running_mean += a.momentum * mean
-    running_var *= 1 - a.momentum
-    running_var += (a.momentum * count / (count - 1)) * var
-    return out.reshape(x.shape), (True, xhat, None, inv_std, gamma)
+    if ctx.training and a.track_running_stats:
+        # PyTorch tracks the unbiased variance, m/(m-1) times the biased one. State arrays
+        # are the one thing a rule may update in place: the network owns and saves them.
+        running_mean, running_var = ctx.state["running_mean"], ctx.state["running_var"]
+        running_mean *= 1 - a.momentum
+        running_mean += a.momentum * mean
+        running_var *= 1 - a.momentum
+        running_var += (a.momentum * count / (count - 1)) * var
+    return out.reshape(x.shape), (True, xhat, mean, inv_std, gamma, var)
 
 
 def batch_norm_vjp(ctx, g, saved, needs):
-    training, data, mean, inv_std, gamma = saved
+    training, data, mean, inv_std, gamma, _ = saved
     g3 = _by_channel(g)
     gbeta = np.einsum("ncl->c", g3)
     if not training:
@@ -115,19 +121,59 @@ def batch_norm_vjp(ctx, g, saved, needs):
     return (gx,), (ggamma, gbeta)
 
 
+def _lower_batch_stats(b) -> tuple[str, str, str]:
+    """X, and the mean and biased variance of each channel, shaped (1, C, 1, ...)."""
+    x = b.input(0)
+    axes = [0] + list(range(2, len(b.shape(0))))
+    mean = reduce(b, "ReduceMean", x, axes, keepdims=True)
+    centred = b.node("Sub", [x, mean])
+    return x, mean, reduce(b, "ReduceMean", b.node("Mul", [centred, centred]), axes,
+                           keepdims=True)
+
+
 def lower_batch_norm(b) -> str:
-    # Eval mode: the running statistics, by their state names (norm1.running_mean).
     x, gamma, beta = b.input(0), b.param("gamma"), b.param("beta")
+    by_channel = ints(b, [-1] + [1] * (len(b.shape(0)) - 2))
+    if not b.attrs.track_running_stats:
+        # The batch's own statistics, as in training (ONNX's training_mode would also
+        # output running statistics, which this node does not have).
+        _, mean, var = _lower_batch_stats(b)
+        xhat = b.node("Div", [b.node("Sub", [x, mean]),
+                              b.node("Sqrt", [b.node("Add", [var, floats(b, b.attrs.eps)])])])
+        return b.node("Add", [b.node("Mul", [xhat, b.node("Reshape", [gamma, by_channel])]),
+                              b.node("Reshape", [beta, by_channel])])
+    # Eval mode: the running statistics, by their state names (norm1.running_mean).
     mean, var = b.state("running_mean"), b.state("running_var")
     if b.dtype == np.float32:
         return b.node("BatchNormalization", [x, gamma, beta, mean, var], epsilon=b.attrs.eps)
     # ONNX float attributes are float32, so a float64 eps would be rounded: forward's
     # affine map instead, scale = gamma / sqrt(var + eps), per channel (axis 1).
-    by_channel = ints(b, [-1] + [1] * (len(b.shape(0)) - 2))
     scale = b.node("Div", [gamma, b.node("Sqrt", [b.node("Add", [var, floats(b, b.attrs.eps)])])])
     shift = b.node("Sub", [beta, b.node("Mul", [mean, scale])])
     return b.node("Add", [b.node("Mul", [x, b.node("Reshape", [scale, by_channel])]),
                           b.node("Reshape", [shift, by_channel])])
+
+
+def batch_norm_mean(ctx, xs, ps, out, saved):
+    return saved[2]
+
+
+def batch_norm_var(ctx, xs, ps, out, saved):
+    return saved[5]
+
+
+def _lower_stat(b, index: int, state: str) -> str:
+    if b.attrs.track_running_stats:  # the exported graph is the eval graph
+        return b.node("Identity", [b.state(state)])
+    return b.node("Reshape", [_lower_batch_stats(b)[index], ints(b, [-1])])
+
+
+def lower_batch_norm_mean(b) -> str:
+    return _lower_stat(b, 1, "running_mean")
+
+
+def lower_batch_norm_var(b) -> str:
+    return _lower_stat(b, 2, "running_var")
 
 
 BATCH_NORM = register_op(Op(
@@ -143,16 +189,26 @@ BATCH_NORM = register_op(Op(
     dX = gamma / sqrt(var + eps) (g - mean(g) - xhat mean(g xhat)) (means per channel).
     Eval: mu, var are the running statistics, so the map is affine in X:
     dX = g gamma / sqrt(var + eps), dgamma = sum g (X - mu) / sqrt(var + eps), dbeta = sum g.
+    Without track_running_stats, eval uses the batch's statistics as training does, and
+    there is no state (PyTorch's track_running_stats=False).
     Shape: X (N, C, ...) -> the same shape; C must be a concrete size. gamma, beta,
-    running_mean and running_var are (C,). Training needs m > 1 values per channel.""",
+    running_mean and running_var are (C,). Batch statistics need m > 1 values per channel.""",
     inputs=(Arg("X"),),
     attrs=BatchNormAttrs,
     params=(ParamDef("gamma", batch_norm_channel_shape, ONES, "scale, (C,)"),
             ParamDef("beta", batch_norm_channel_shape, ZEROS, "shift, (C,)")),
-    state=(StateDef("running_mean", batch_norm_channel_shape, ZEROS, "mean for eval, (C,)"),
-           StateDef("running_var", batch_norm_channel_shape, ONES, "variance for eval, (C,)")),
+    state=(StateDef("running_mean", batch_norm_channel_shape, ZEROS, "mean for eval, (C,)",
+                    enabled_by="track_running_stats"),
+           StateDef("running_var", batch_norm_channel_shape, ONES, "variance for eval, (C,)",
+                    enabled_by="track_running_stats")),
     shape=batch_norm_shape, forward=batch_norm_forward, vjp=batch_norm_vjp,
     onnx=lower_batch_norm,
+    outputs=(Output("mean", batch_norm_channel_shape, batch_norm_mean,
+                    doc="the mean X was normalised with, (C,): the batch's, or the running "
+                    "mean in eval", onnx=lower_batch_norm_mean),
+             Output("var", batch_norm_channel_shape, batch_norm_var,
+                    doc="the variance X was normalised with, (C,): the batch's (biased), or "
+                    "the running variance in eval", onnx=lower_batch_norm_var)),
     kinks="none: smooth (eps > 0 keeps the square root away from 0).",
     samples=(
         Sample((normal(5, 3),), name="rank2"),
@@ -160,6 +216,9 @@ BATCH_NORM = register_op(Op(
         Sample((normal(1, 2, 2, 3),), name="batch_of_one"),
         Sample((normal(4, 3),), name="rank2_eval", training=False),
         Sample((normal(2, 2, 3, 2),), {"eps": 1e-3}, name="rank4_eval", training=False),
+        Sample((normal(3, 2, 2),), {"track_running_stats": False}, name="batch_stats_eval",
+               training=False),
+        Sample((normal(4, 3),), {"track_running_stats": False}, name="batch_stats_train"),
     ),
 ))
 

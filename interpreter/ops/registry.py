@@ -80,6 +80,7 @@ class StateDef:
     shape: Callable[[Any, list[Shape]], tuple[int, ...]]
     init: Init
     doc: str = ""
+    enabled_by: str | None = None  # a boolean attr that switches it on and off
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,10 @@ class Op:
     def active_params(self, attrs: Any) -> tuple[ParamDef, ...]:
         return tuple(p for p in self.params
                      if p.enabled_by is None or getattr(attrs, p.enabled_by))
+
+    def active_state(self, attrs: Any) -> tuple[StateDef, ...]:
+        return tuple(s for s in self.state
+                     if s.enabled_by is None or getattr(attrs, s.enabled_by))
 
 
 _OP_NAME = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch: "$" would allow a trailing newline

@@ -96,7 +96,8 @@ class Plan:
         """Draw every parameter's start value and reset the state and the random
         generator, reproducibly from `seed`."""
         state = [(definition, step.ctx.state[definition.name])
-                 for step in self.steps for definition in step.op.state]
+                 for step in self.steps
+                 for definition in step.op.active_state(step.ctx.attrs)]
         initialize(self.param_infos, self.params.arrays, state, self.dtype, seed)
         reseed(self.rng, seed)
 
@@ -239,7 +240,7 @@ def build_plan(analysis: Analysis, seed: int) -> Plan:
         op = node.op
         assert op is not None
         node_state = {s.name: np.zeros(types.state[node.id][s.name], dtype=dtype)
-                      for s in op.state}
+                      for s in op.active_state(node.attrs)}
         for local, array in node_state.items():
             state[f"{node.id}.{local}"] = array
         ctx = Context(node.attrs, node.id, True, rng, node_state, dtype)

@@ -111,8 +111,8 @@ def test_batch_norm_float32_keeps_its_dtype_in_state_and_output():
 
 def test_batch_norm_training_needs_more_than_one_value_per_channel():
     net = batch_norm_net(shape=("batch", 3))
-    with pytest.raises(FeedError, match=r"node 'bn' \(batch_norm\): training needs more than "
-                                        r"one value per channel"):
+    with pytest.raises(FeedError, match=r"node 'bn' \(batch_norm\): batch statistics need "
+                                        r"more than one value per channel"):
         net.forward({"X": np.ones((1, 3))}, training=True)
     net.predict({"X": np.ones((1, 3))})  # eval has no such need
 

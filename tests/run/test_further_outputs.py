@@ -194,3 +194,28 @@ def test_the_graph_drawing_labels_further_outputs(tmp_path, capsys):
     code, out, _ = run(["graph", str(path), "-o", "-"], capsys)
     assert code == 0
     assert '"ln" -> "z" [label=" mean: (batch, 1) "]' in out
+
+
+def test_batch_norm_gives_the_statistics_it_normalised_with():
+    bn = {"id": "bn", "op": "batch_norm", "inputs": ["x"]}
+    net = interpreter.load(spec([bn], ["bn", "bn.mean", "bn.var"],
+                                {"x": {"shape": ["batch", 3, 2]}}))
+    x = np.random.default_rng(1).normal(size=(4, 3, 2))
+    train = net.forward({"x": x})
+    np.testing.assert_allclose(train["bn.mean"], x.mean(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(train["bn.var"], x.var(axis=(0, 2)), rtol=1e-12)
+    evaluated = net.predict({"x": x})
+    np.testing.assert_array_equal(evaluated["bn.mean"], net.state["bn.running_mean"])
+    np.testing.assert_array_equal(evaluated["bn.var"], net.state["bn.running_var"])
+
+
+def test_batch_norm_without_running_statistics_has_no_state_and_uses_the_batch_in_eval():
+    bn = {"id": "bn", "op": "batch_norm", "inputs": ["x"],
+          "attrs": {"track_running_stats": False}}
+    net = interpreter.load(spec([bn], ["bn", "bn.var"], {"x": {"shape": ["batch", 3]}}))
+    assert dict(net.state) == {}
+    x = np.random.default_rng(2).normal(size=(5, 3))
+    out = net.predict({"x": x})
+    np.testing.assert_allclose(out["bn"], (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5),
+                               rtol=1e-10)
+    np.testing.assert_allclose(out["bn.var"], x.var(0), rtol=1e-12)
