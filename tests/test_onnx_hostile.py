@@ -110,3 +110,55 @@ def test_an_opset_outside_what_import_reads_is_refused(opset, words, tmp_path, c
     assert f"cannot import {path.name}: it uses opset {opset}" in err and words in err
     assert "Traceback" not in err
     assert not (tmp_path / "old.yaml").exists()
+
+
+def ints(name, values):
+    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+
+
+def test_shape_arithmetic_folds_into_constants_and_predicts_as_onnxruntime():
+    """Shape -> Slice -> Concat -> Reshape, Cast of a Constant, and a Range: folded at
+    import by onnx's reference evaluator (none of those ops is one of ours)."""
+    nodes = [helper.make_node("Shape", ["X"], ["s"]),
+             helper.make_node("Slice", ["s", "zero", "one"], ["n"]),
+             helper.make_node("Concat", ["n", "minus_one"], ["target"], axis=0),
+             helper.make_node("Reshape", ["X", "target"], ["flat"]),
+             helper.make_node("Constant", [], ["half"], value=ints("h", [2])),
+             helper.make_node("Cast", ["half"], ["halff"], to=TensorProto.FLOAT),
+             helper.make_node("Range", ["r0", "r1", "r2"], ["steps"]),
+             helper.make_node("Cast", ["steps"], ["stepsf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["flat", "halff"], ["m"]),
+             helper.make_node("Add", ["m", "stepsf"], ["Y"])]
+    inits = [ints("zero", [0]), ints("one", [1]), ints("minus_one", [-1]),
+             ints("r0", 0), ints("r1", 12), ints("r2", 1)]
+    m = model(nodes, [tensor("X", shape=(2, 3, 4))], [tensor("Y", shape=(2, 12))], inits)
+    imported = interpreter.onnx.importer.import_model(m)
+    ops = [node["op"] for node in imported.spec["nodes"]]
+    assert "Shape" not in str(ops) and ops.count("constant") == 2, ops
+    x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
+    got = interpreter.from_onnx(m).predict({"X": x})
+    np.testing.assert_allclose(got["Y"], ort_outputs(m, {"X": x})[0], rtol=1e-6)
+
+
+def test_a_shape_of_a_symbolic_dim_does_not_fold_and_is_named():
+    nodes = [helper.make_node("Shape", ["X"], ["s"]),
+             helper.make_node("Cast", ["s"], ["Y"], to=TensorProto.FLOAT)]
+    with pytest.raises(InterpreterError, match=r"ops this project does not have: Shape \(1"):
+        interpreter.from_onnx(model(nodes, [tensor("X")], [tensor("Y", shape=(2,))]))
+
+
+@pytest.mark.parametrize("node, inits", [
+    (helper.make_node("Range", ["a", "b", "c"], ["Y"]),
+     [ints("a", 0), ints("b", 10**12), ints("c", 1)]),
+    (helper.make_node("ConstantOfShape", ["shape"], ["Y"]), [ints("shape", [10**6, 10**6])]),
+    (helper.make_node("Expand", ["one", "shape"], ["Y"]),
+     [ints("one", [1]), ints("shape", [10**5, 10**5])]),
+])
+def test_folding_refuses_to_build_a_huge_constant(node, inits, tmp_path, capsys):
+    m = model([node, helper.make_node("Cast", ["Y"], ["Z"], to=TensorProto.FLOAT),
+               helper.make_node("Add", ["X", "Z"], ["W"])], [tensor("X")], [tensor("W")],
+              inits)
+    with pytest.raises(InterpreterError, match=r"its inputs are constant, but it would make a "
+                                               r"constant of 1e\+1\d values \(import folds at "
+                                               r"most 16777216\)"):
+        interpreter.from_onnx(m)

@@ -30,6 +30,7 @@ from ..core.errors import InterpreterError, SpecError
 from ..core.files import write_atomically
 from ..core.names import IDENTIFIER
 from .export import require_onnx
+from .folding import SHAPES, TooLarge, evaluate, foldable
 from .rules import RULES, Unsupported
 
 SMALL = 16  # parameters of at most this many values are written literally in the spec
@@ -319,14 +320,60 @@ class Importer:
         self.refs[name] = node_id
         return node_id
 
-    def run(self) -> Imported:
-        graph = self.graph
+    def _static(self, name: str) -> bool:
+        shape = self.shape_of(name)
+        return shape is not None and all(isinstance(d, int) for d in shape)
+
+    def _fold(self, node: Any, problems: list[str]) -> None:
+        """Compute a folding node's outputs (see folding.py) into the constants."""
+        if not all(name in self.constants or node.op_type in SHAPES
+                   for name in node.input if name):
+            return  # an input's own problem is reported
+
+        def value(name: str) -> np.ndarray:
+            if node.op_type in SHAPES:  # only the shape is read: a view costs no memory
+                return np.broadcast_to(np.zeros((), np.float32), self.shape_of(name))
+            return self.constants[name]
+        label = f"node '{node.name or node.output[0]}' ({node.op_type})"
+        try:
+            results = evaluate(self.onnx, node, self.opset, value)
+        except TooLarge as exc:
+            problems.append(f"{label}: its inputs are constant, but {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - onnx's evaluator raises anything
+            problems.append(f"{label}: its inputs are constant, but onnx's reference "
+                            f"evaluator could not compute it: {exc}")
+            return
+        for name, array in results.items():
+            self.constants[name] = array
+            if name in self.reserved:  # a graph output: it needs a node now
+                try:
+                    self.reference(name)
+                except Unsupported as exc:
+                    problems.append(f"{label}: {exc}")
+
+    def folded(self) -> set[int]:
+        """The indices of the nodes that fold into constants (folding.py)."""
+        weights = {name for name in self.initializers if self.constants[name].dtype.kind == "f"}
+        return foldable(self.graph, set(self.initializers) - weights, self._static)
+
+    def unmapped(self, folded: set[int]) -> dict[str, list[str]]:
+        """Op type -> the names of the nodes of that type no rule maps (and that do not
+        fold)."""
         unknown: dict[str, list[str]] = {}
-        for index, node in enumerate(graph.node):
+        for index, node in enumerate(self.graph.node):
+            if index in folded:
+                continue
             if node.domain not in ("", "ai.onnx") or node.op_type not in {*RULES, "Constant"}:
                 label = node.op_type if node.domain in ("", "ai.onnx") \
                     else f"{node.domain}.{node.op_type}"
                 unknown.setdefault(label, []).append(node.name or f"#{index}")
+        return unknown
+
+    def run(self) -> Imported:
+        graph = self.graph
+        folded = self.folded()
+        unknown = self.unmapped(folded)
         if unknown:
             count = sum(len(v) for v in unknown.values())
             listed = ", ".join(f"{op} ({len(names)}: {', '.join(names)})"
@@ -349,9 +396,12 @@ class Importer:
                                 "name it")
             elif out.name not in self.reserved:
                 self.reserved[out.name] = self.claim(out.name)
-        for node in graph.node:
+        for index, node in enumerate(graph.node):
             if node.op_type == "Constant":
                 self._constant(node, problems)
+                continue
+            if index in folded:
+                self._fold(node, problems)
                 continue
             context = NodeContext(self, node, self.node_id(node))
             label = f"node '{node.name or node.output[0]}' ({node.op_type})"

@@ -292,11 +292,12 @@ def reshape(n):
     target = [int(d) for d in n.constant(1, "the shape")]
     allowzero = int(n.attr("allowzero", 0))
     copied = next((i for i, d in enumerate(target) if d != 0), len(target))
-    if not allowzero and copied > 0 and target[copied:] == [-1]:
+    source = n.shape(0)
+    if (not allowzero and copied > 0 and target[copied:] == [-1]
+            and (source is None or copied < len(source))):
         # [0, ..., 0, -1]: keep the leading dims, merge the rest (a symbolic batch too).
         return "flatten", [n.input(0)], {"start_axis": copied}, {}
     if not allowzero and 0 in target:
-        source = n.shape(0)
         for i, d in enumerate(target):
             if d != 0:
                 continue
