@@ -88,7 +88,8 @@ def nll_vjp(ctx, g, saved, needs):
         return _gradients(needs), ()
     scale = loss_gradient(ctx.attrs, g, count, counted.kept, dtype)
     if counted.weights is not None:
-        scale = scale * counted.weights
+        with np.errstate(invalid="ignore"):  # inf * 0 when every weight is 0: nan, as torch
+            scale = scale * counted.weights
     grad = np.zeros(shape, dtype)
     _add_at_labels(grad, counted.labels, -scale)
     return _gradients(needs, grad), ()
@@ -285,7 +286,8 @@ def softmax_cross_entropy_vjp(ctx, g, saved, needs):
                                               probs.shape)
             grad += probs * uniform_targets.sum(axis=1, keepdims=True) - uniform_targets
         _add_at_labels(grad, counted.labels, -(1 - eps) * a)
-    grad *= scale
+    with np.errstate(invalid="ignore"):  # inf * 0 when every weight is 0: nan, as torch
+        grad *= scale
     return _gradients(needs, grad, glabels), ()
 
 
