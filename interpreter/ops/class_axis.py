@@ -33,8 +33,9 @@ class ClassLossAttrs(Attrs):
         "mean", description="How per-position losses combine: mean (over the labels' total "
         "weight, their count without class weights; over the positions for probability "
         "targets), sum, or none (the (N, d...) losses themselves).")
+    # Bounded to int64, the labels' dtype and ONNX's attribute type.
     ignore_index: int | None = Field(
-        None, description="A label value that contributes nothing and leaves the mean's "
+        None, ge=-2**63, le=2**63 - 1, description="A label value that contributes nothing and leaves the mean's "
         "denominator (it may lie outside [0, C), as PyTorch's -100). Class indices only.")
 
 
