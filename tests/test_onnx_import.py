@@ -92,6 +92,27 @@ def test_xor_round_trip_gives_the_spec_back():
     assert import_model(net.to_onnx()).in_spec()
 
 
+@pytest.mark.parametrize("attrs", [{"reduction": "none", "ignore_index": -100},
+                                   {"reduction": "mean", "ignore_index": 1},
+                                   {"reduction": "sum", "label_smoothing": 0.1}])
+def test_class_weighted_losses_round_trip_with_the_weights_an_input(attrs):
+    net = interpreter.load({
+        "version": 1, "name": "weighted", "inputs": {
+            "X": {"shape": ["batch", 3, 2]}, "labels": {"shape": ["batch", 2], "dtype": "int64"},
+            "w": {"shape": [3]}},
+        "nodes": [{"id": "loss", "op": "softmax_cross_entropy", "inputs": ["X", "labels", "w"],
+                   "attrs": attrs}],
+        "outputs": ["loss"]})
+    again = interpreter.from_onnx(net.to_onnx())
+    assert list(again.inputs) == ["X", "labels", "w"]
+    feeds = {"X": R.normal(size=(4, 3, 2)).astype(np.float32),
+             "labels": np.array([[0, 1], [2, 1], [1, 0], [2, 2]]),
+             "w": np.array([0.5, 2.0, 1.5], dtype=np.float32)}
+    if attrs.get("ignore_index") == -100:
+        feeds["labels"][1, 0] = -100
+    close(again.predict(feeds)["loss"], net.predict(feeds)["loss"])
+
+
 # ----- one op at a time ---------------------------------------------------------------------
 
 def one_node(op_type, inputs, initializers=(), opset=17, out_shape=None, **attrs):
@@ -196,6 +217,23 @@ def test_one_node_models_agree_with_onnxruntime(name):
         feeds["i"] = np.array([[0, -1], [3, 1]], dtype=np.int64)
     want = run_ort(model, feeds)["y"]
     close(net.predict(feeds)["y"], want)
+
+
+@pytest.mark.parametrize("op_type, reduction", [("NegativeLogLikelihoodLoss", "none"),
+                                                 ("SoftmaxCrossEntropyLoss", "mean")])
+def test_constant_class_weights_import_as_data_with_ignore_index(op_type, reduction):
+    """An initializer holding class weights becomes a constant node (data, as the loss
+    treats it), not a parameter training would own."""
+    model = int64_input(one_node(op_type, [("x", [4, 3]), ("t", [4])],
+                                 [("w", np.array([0.5, 2.0, 1.5]))], reduction=reduction,
+                                 ignore_index=-1), 1)
+    imported = import_model(model, "loss.onnx")
+    ops = {node["id"]: node["op"] for node in imported.spec["nodes"]}
+    assert "parameter" not in ops.values() and list(ops.values()).count("constant") == 1
+    net = interpreter.from_onnx(model)
+    feeds = {"x": R.normal(size=(4, 3)).astype(np.float32),
+             "t": np.array([2, -1, 0, 1], dtype=np.int64)}
+    close(net.predict(feeds)["y"], run_ort(model, feeds)["y"])
 
 
 def test_unsupported_ops_are_listed_together():

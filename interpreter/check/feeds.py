@@ -33,8 +33,9 @@ class FeedChecker:
         self.layout = {name: (tuple((i, f) for i, (s, f) in enumerate(axes) if s is None),
                               tuple((i, s) for i, (s, f) in enumerate(axes) if s is not None))
                        for name, axes in self.axes.items()}
-        # For each integer input: (node, op, arg name, exclusive upper bound) it must respect.
-        self.bounds: dict[str, list[tuple[str, str, str, Any]]] = {}
+        # For each integer input: (node, op, arg name, exclusive upper bound, the one value
+        # allowed outside [0, upper) or None) it must respect.
+        self.bounds: dict[str, list[tuple[str, str, str, Any, int | None]]] = {}
         for node in graph.order:
             if node.op is None or node.id not in types.values:
                 continue
@@ -43,9 +44,10 @@ class FeedChecker:
                 arg = node.op.arg(position)
                 if (arg.upper is not None and ref in self.declared
                         and self.dtypes[ref].kind in "iu"):
+                    exempt = arg.exempt(node.attrs) if arg.exempt is not None else None
                     self.bounds.setdefault(ref, []).append(
                         (node.id, node.op.name, node.op.arg_name(position),
-                         arg.upper(node.attrs, in_shapes)))
+                         arg.upper(node.attrs, in_shapes), exempt))
 
     def check(self, feeds: Mapping[str, Any], names: Sequence[str], *, rows: bool = False
               ) -> dict[str, np.ndarray]:
@@ -108,9 +110,10 @@ class FeedChecker:
                 if symbol in seen:
                     tests.append(f"shape_{k}[{axis}] == {seen[symbol]}")
                 seen.setdefault(symbol, f"shape_{k}[{axis}]")
-            uppers = [upper for *_, upper in self.bounds.get(name, ())]
+            uppers = [upper for *_, upper, _ in self.bounds.get(name, ())]
             if uppers:
-                # Bounds that depend on symbols are left to the careful path.
+                # Bounds that depend on symbols are left to the careful path, as is a batch
+                # holding an exempt value (an ignored label): this test fails on it.
                 tests.append(f"({v}.size == 0 or ({v}.min() >= 0 and {v}.max() < "
                              f"{min(uppers)}))" if all(isinstance(u, int) for u in uppers)
                              else "False")
@@ -176,15 +179,22 @@ class FeedChecker:
         return np.asarray(array, dtype=dtype)
 
     @staticmethod
-    def _check_range(name: str, array: np.ndarray, bounds: list[tuple[str, str, str, Any]],
+    def _check_range(name: str, array: np.ndarray,
+                     bounds: list[tuple[str, str, str, Any, int | None]],
                      symbols: dict[str, int]) -> None:
         if not array.size:
             return
         low, high = array.min(), array.max()
-        for node, op, arg_name, upper in bounds:
+        for node, op, arg_name, upper, exempt in bounds:
             if isinstance(upper, Sym):
                 upper = upper.evaluate(symbols)
-            if upper is not None and (low < 0 or high >= upper):
-                bad = array[(array < 0) | (array >= upper)].flat[0]
-                raise FeedError(f"input '{name}' holds {bad}, but node '{node}' ({op}) needs "
-                                f"{arg_name} in [0, {upper})", name)
+            if upper is None or (low >= 0 and high < upper):
+                continue
+            outside = (array < 0) | (array >= upper)
+            if exempt is not None:
+                outside &= array != exempt
+            if outside.any():
+                also = f" or equal to {exempt}" if exempt is not None else ""
+                raise FeedError(f"input '{name}' holds {array[outside].flat[0]}, but node "
+                                f"'{node}' ({op}) needs {arg_name} in [0, {upper}){also}",
+                                name)

@@ -106,9 +106,10 @@ def build_graph(spec: Spec, nodes: list[CheckedNode], source: SourceMap,
             fewest, most = op.arity()
             count = len(node.spec.inputs)
             if count < fewest or (most is not None and count > most):
-                wanted = ", ".join(a.name + ("..." if a.variadic else "") for a in op.inputs)
+                wanted = ", ".join(a.label for a in op.inputs)
                 need = (_plural(fewest, "input") if most == fewest
-                        else f"at least {_plural(fewest, 'input')}")
+                        else f"at least {_plural(fewest, 'input')}" if most is None
+                        else f"{fewest} to {_plural(most, 'input')}")
                 problems.append(source.problem(node.path + ("inputs",), f"takes {need} "
                                                f"({wanted or 'none'}), got {count}",
                                                node=node.id, op=op_name))

@@ -120,8 +120,14 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
     if spec.loss is not None and spec.loss in types.values:
         shape = types.values[spec.loss].shape
         if shape != ():
+            node = graph.by_id.get(spec.loss)
+            hint = ""
+            if node is not None and getattr(node.attrs, "reduction", None) == "none":
+                # The per-position losses are for other nodes (or outputs) to use.
+                hint = ("; its reduction is 'none': use mean or sum, or reduce it with a "
+                        "sum or mean node and make that the loss")
             problems.append(source.problem(("loss",), f"loss '{spec.loss}' must be a scalar, "
-                                           f"but its shape is {format_shape(shape)}"))
+                                           f"but its shape is {format_shape(shape)}{hint}"))
     _check_ties(graph, types, source)
     _check_budget(spec, graph, types, source, float_dtype, max_bytes)
     return types

@@ -124,7 +124,7 @@ def command_ops(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(ops_markdown(), end="", file=out)
             return ExitCode.OK
         style = Style(out)
-        rows = [[op.name, ", ".join(a.name + ("..." if a.variadic else "") for a in op.inputs)
+        rows = [[op.name, ", ".join(a.label for a in op.inputs)
                  or "-", ", ".join(p.name or "(node id)" for p in op.params) or "-",
                  summary(op)] for op in ops]
         for line in table(rows, ["op", "inputs", "parameters", "what it does"],
@@ -165,6 +165,8 @@ def op_text(op: Any, total_width: int = 100, style: Style | None = None) -> str:
                  "differentiable" if arg.differentiable else "not differentiated"]
         if arg.variadic:
             notes.append("one or more")
+        if arg.optional:
+            notes.append("optional")
         rows.append([arg.name, ", ".join(notes)])
     section("inputs", table(rows, ["name", "kind"], indent=2, total_width=total_width)
             if rows else ["  none"])

@@ -176,31 +176,33 @@ def softmax(n):
 
 # ----- losses --------------------------------------------------------------------------------
 
-def _loss_reduction(n) -> str:
-    """Our losses are scalars: `mean` or `sum`, with no class weights or ignored index."""
+def _class_loss(n) -> tuple[list[str], dict]:
+    """The inputs and attrs of nll and softmax_cross_entropy, whose weights (input 2),
+    ignore_index and reductions are ONNX's. Constant class weights become a constant node:
+    they are data, not a parameter to train."""
     reduction = n.attr("reduction", "mean")
-    reduction = reduction.decode() if isinstance(reduction, bytes) else str(reduction)
-    if reduction not in ("mean", "sum"):
-        raise Unsupported(f"reduction={reduction!r} is not supported (our losses are scalars: "
-                          "mean or sum)")
-    if n.has(2):
-        raise Unsupported("class weights (input 2) are not supported")
+    if reduction not in ("mean", "sum", "none"):
+        raise Unsupported(f"reduction={reduction!r} is not supported")
+    attrs: dict = {"reduction": reduction}
     if n.attr("ignore_index", None) is not None:
-        raise Unsupported("ignore_index is not supported")
-    return reduction
+        attrs["ignore_index"] = int(n.attr("ignore_index"))
+    inputs = [n.input(0), n.input(1)]
+    if n.has(2):
+        inputs.append(n.constant_node(n.constant(2, "weight"), "weight")
+                      if n.is_constant(2) else n.input(2))
+    return inputs, attrs
 
 
 @rule("NegativeLogLikelihoodLoss")
 def nll_loss(n):
-    return "nll", [n.input(0), n.input(1)], {"reduction": _loss_reduction(n)}, {}
+    return ("nll", *_class_loss(n), {})
 
 
 @rule("SoftmaxCrossEntropyLoss")
 def softmax_cross_entropy_loss(n):
     if len([o for o in n.proto.output if o]) > 1:
         raise Unsupported("the log_prob output is not supported")
-    return ("softmax_cross_entropy", [n.input(0), n.input(1)],
-            {"reduction": _loss_reduction(n)}, {})
+    return ("softmax_cross_entropy", *_class_loss(n), {})
 
 
 # ----- linear algebra ------------------------------------------------------------------------

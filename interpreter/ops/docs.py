@@ -98,7 +98,8 @@ def op_markdown(op: Op) -> str:
             kind = input_kind(arg)
             note = "" if arg.differentiable else ", not differentiated"
             many = ", one or more" if arg.variadic else ""
-            described.append(f"`{arg.name}` ({kind}{note}{many})")
+            optional = ", optional" if arg.optional else ""
+            described.append(f"`{arg.name}` ({kind}{note}{many}{optional})")
         lines += ["**Inputs:** " + ", ".join(described), ""]
     else:
         lines += ["**Inputs:** none", ""]

@@ -50,10 +50,21 @@ class Arg:
     differentiable: bool = True
     kind: ArgKind = "float"  # float tensors; int (labels, indices); any (either)
     variadic: bool = False  # last argument only: takes one or more inputs (concat)
+    # Trailing arguments only: a node may leave it out (a loss's class weights), and the
+    # rules then see that many fewer inputs, so `len(xs)` tells them what was given.
+    optional: bool = False
     # For integer args (labels, indices): the exclusive upper bound of valid values, from
     # the attrs and input shapes (a class count). Fed data is checked against it, because
     # numpy would silently wrap a negative index and fail obscurely on a large one.
     upper: Callable[[Any, list[Shape]], Any] | None = None
+    # One more value allowed outside [0, upper), from the attrs (None: none): a loss's
+    # ignore_index, which PyTorch lets be -100 and ONNX any integer at all.
+    exempt: Callable[[Any], int | None] | None = None
+
+    @property
+    def label(self) -> str:
+        """The name as signatures show it: `xs...` variadic, `weight?` optional."""
+        return self.name + ("..." if self.variadic else "?" if self.optional else "")
 
 
 @dataclass(frozen=True)
@@ -167,10 +178,12 @@ class Op:
     outputs: tuple[Output, ...] = ()
 
     def arity(self) -> tuple[int, int | None]:
-        """(fewest, most) inputs; most is None for a variadic op."""
+        """(fewest, most) inputs; most is None for a variadic op. Optional arguments are
+        trailing, so the fewest are the required ones."""
+        required = sum(1 for a in self.inputs if not a.optional)
         if self.inputs and self.inputs[-1].variadic:
             return (len(self.inputs), None)
-        return (len(self.inputs), len(self.inputs))
+        return (required, len(self.inputs))
 
     def arg(self, index: int) -> Arg:
         """The argument input `index` binds to (a variadic last arg takes the rest)."""
@@ -213,6 +226,12 @@ def register_op(op: Op) -> Op:
         raise RegistrationError(f"op '{op.name}': argument names must be unique")
     if any(a.variadic for a in op.inputs[:-1]):
         raise RegistrationError(f"op '{op.name}': only the last argument may be variadic")
+    optional = [a.optional for a in op.inputs]
+    if optional != sorted(optional) or (any(optional) and op.inputs[-1].variadic):
+        # Inputs bind by position: a required argument after an optional one, or a variadic
+        # tail, would make a short input list ambiguous.
+        raise RegistrationError(f"op '{op.name}': optional arguments must come last, in an "
+                                "op with no variadic argument")
     if not (isinstance(op.attrs, type) and issubclass(op.attrs, BaseModel)):
         raise RegistrationError(f"op '{op.name}': attrs must be a pydantic model class")
     for rule in ("shape", "forward", "vjp", "onnx"):

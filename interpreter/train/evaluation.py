@@ -3,7 +3,11 @@
 The loss over a dataset is on the scale of one step's loss over all its rows: batch
 losses with `reduction: mean` are averaged weighted by their rows, with `reduction: sum`
 added. The epoch loss of training is defined the same way, so that the per-epoch loss, the
-validation loss and the final loss can be compared directly.
+validation loss and the final loss can be compared directly. A class loss with class
+weights or ignore_index divides each batch by its labels' total weight, not its rows, so
+there the row-weighted average of several batches (chunks of CHUNK_ROWS, or the epoch's
+batches) approximates the loss over all the rows; one batch or chunk is exact. A loss
+with `reduction: none` is not a scalar and cannot be the loss (validation says so).
 """
 from __future__ import annotations
 
@@ -32,7 +36,9 @@ class Evaluator:
         self.summed = node is not None and node.attrs.get("reduction") == "sum"
         self.prediction = node.inputs[0] if node is not None and node.inputs else None
         self.target = node.inputs[1] if node is not None and len(node.inputs) > 1 else None
-        self.metrics: list[Metric] = [make_metric(m, self.loss_op) for m in metrics]
+        ignore_index = node.attrs.get("ignore_index") if node is not None else None
+        self.metrics: list[Metric] = [make_metric(m, self.loss_op, ignore_index)
+                                      for m in metrics]
 
     def keys(self) -> list[str]:
         return ["loss"] + [m.key for m in self.metrics]

@@ -9,6 +9,8 @@ Conventions, as in Keras and scikit-learn:
   probabilities at 0.5; a float target is a probability (bce_with_logits' target too),
   thresholded at 0.5.
 - `top_k_accuracy`: the target class is among the k highest scores (1.0 when k >= classes).
+- Both leave out the positions whose class-index target is the loss's ignore_index, as
+  the loss does (PyTorch's -100 marks padding, not a class to get right).
 - `mae` and `rmse` over every element; `r2` per output column, then averaged
   (scikit-learn's `uniform_average`; a constant column scores 1.0 if predicted exactly,
   else 0.0).
@@ -40,14 +42,30 @@ class Metric:
     higher_is_better: bool
 
 
-def make_metric(spec: MetricSpec, loss_op: str | None) -> Metric:
+def make_metric(spec: MetricSpec, loss_op: str | None,
+                ignore_index: int | None = None) -> Metric:
     threshold = 0.0 if loss_op in LOGIT_LOSSES else 0.5
     if spec.name == "accuracy":
-        return Metric("accuracy", lambda p, t: accuracy(p, t, threshold), True)
+        return Metric("accuracy", lambda p, t: accuracy(
+            *without_ignored(p, t, ignore_index), threshold), True)
     if spec.name == "top_k_accuracy":
         k = spec.k
-        return Metric(f"top_{k}_accuracy", lambda p, t: top_k_accuracy(p, t, k), True)
+        return Metric(f"top_{k}_accuracy", lambda p, t: top_k_accuracy(
+            *without_ignored(p, t, ignore_index), k), True)
     return Metric(spec.name, _REGRESSION[spec.name], spec.name in HIGHER_IS_BETTER)
+
+
+def without_ignored(prediction: np.ndarray, target: np.ndarray, ignore_index: int | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The positions a class loss counts: (M, C) scores and (M,) class indices, those at
+    ignore_index left out; the arrays unchanged when nothing is ignored."""
+    if (ignore_index is None or not _is_scores(prediction) or target.shape == prediction.shape
+            or target.dtype.kind not in "iu"):
+        return prediction, target
+    kept = target != ignore_index
+    if kept.all():
+        return prediction, target
+    return np.moveaxis(prediction, 1, -1)[kept], target[kept]
 
 
 def metric_key(spec: MetricSpec) -> str:

@@ -324,6 +324,9 @@ def test_cross_entropy_labels_dtype_must_match_their_rank(labels):
     ("softplus", {"beta": 0.0}),
     ("gelu", {"approximate": "sigmoid"}),
     ("l1", {"reduction": "none"}),
+    ("nll", {"reduction": "max"}),
+    ("nll", {"ignore_index": 2**63}),  # labels are int64
+    ("softmax_cross_entropy", {"ignore_index": True}),
     ("leaky_relu", {"slope": 0.1}),
 ])
 def test_bad_attrs_are_rejected(op_name, attrs):

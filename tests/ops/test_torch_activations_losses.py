@@ -58,8 +58,15 @@ def _l1(a, xs, ps):
     return F.l1_loss(xs[0], xs[1], reduction=a.reduction)
 
 
+def _class_options(a, xs) -> dict:
+    """Class weights (a third input) and ignore_index as torch takes them (its default
+    ignore_index, -100, is never a label here unless asked for)."""
+    return {"weight": xs[2] if len(xs) > 2 else None, "reduction": a.reduction,
+            "ignore_index": -100 if a.ignore_index is None else a.ignore_index}
+
+
 def _nll(a, xs, ps):
-    return F.nll_loss(xs[0], xs[1], reduction=a.reduction)
+    return F.nll_loss(xs[0], xs[1], **_class_options(a, xs))
 
 
 def _bce_with_logits(a, xs, ps):
@@ -67,8 +74,8 @@ def _bce_with_logits(a, xs, ps):
 
 
 def _cross_entropy(a, xs, ps):
-    return F.cross_entropy(xs[0], xs[1], reduction=a.reduction,
-                           label_smoothing=a.label_smoothing)
+    return F.cross_entropy(xs[0], xs[1], label_smoothing=a.label_smoothing,
+                           **_class_options(a, xs))
 
 
 CASES = {
@@ -100,10 +107,12 @@ def test_matches_torch(op_name):
 
 def test_cross_entropy_samples_cover_every_target_kind():
     """The comparison above is only as good as the samples: indices, probabilities (and
-    one-hot), label smoothing for both, spatial axes, both reductions."""
+    one-hot), label smoothing for both, spatial axes, every reduction, class weights and
+    ignore_index (test_torch_class_losses.py sweeps every combination)."""
     names = {s.name for s in get_op("softmax_cross_entropy").samples}
-    assert {"mean", "sum", "spatial", "probabilities", "probabilities_spatial", "one_hot",
-            "smoothing", "smoothing_probabilities", "smoothing_spatial"} <= names
+    assert {"mean", "sum", "none", "spatial", "probabilities", "probabilities_spatial",
+            "one_hot", "smoothing", "smoothing_probabilities", "smoothing_spatial", "weight",
+            "ignore_index", "probabilities_weight", "smoothing_weight_ignore_index"} <= names
 
 
 def ours(op_name, xs, g=None, **attrs):

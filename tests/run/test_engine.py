@@ -279,6 +279,26 @@ def test_op_names_must_be_snake_case(name):
         register_op(replace(interpreter.get_op("relu"), name=name))
 
 
+@pytest.mark.parametrize("inputs", [
+    (Arg("a", optional=True), Arg("b")),
+    (Arg("a"), Arg("b", optional=True), Arg("c", variadic=True)),
+])
+def test_optional_arguments_must_be_trailing_in_an_op_with_no_variadic_one(inputs):
+    from dataclasses import replace
+
+    with pytest.raises(RegistrationError, match="optional arguments must come last"):
+        register_op(replace(interpreter.get_op("add"), name="optional_for_test",
+                            inputs=inputs))
+
+
+def test_an_optional_argument_widens_the_arity():
+    from dataclasses import replace
+
+    op = replace(interpreter.get_op("add"), inputs=(Arg("a"), Arg("b", optional=True)))
+    assert op.arity() == (1, 2)
+    assert [a.label for a in op.inputs] == ["a", "b?"]
+
+
 # ----- loss targets: PyTorch's semantics ---------------------------------------------------
 
 def two_branch(target_op=None):

@@ -92,3 +92,38 @@ def test_a_soft_target_of_bce_with_logits_is_a_probability_not_a_logit():
     targets = np.array([[0.2], [0.9], [0.0], [0.7]])
     with_logits = make_metric(MetricSpec(name="accuracy"), "bce_with_logits")
     assert with_logits.compute(logits, targets) == 1.0
+
+
+def test_accuracy_leaves_out_the_labels_the_loss_ignores():
+    ignored = np.array([0, -100, 2, 2])  # row 1 is right, had it counted; row 3 ranks 3rd
+    spatial = np.moveaxis(np.stack([SCORES, SCORES[::-1]]), 2, 1)  # (2, 3, 4)
+    for name, key, want in (("accuracy", "accuracy", 1 / 3), ("top_k_accuracy",
+                                                              "top_2_accuracy", 2 / 3)):
+        metric = make_metric(MetricSpec(name=name, k=2), "nll", ignore_index=-100)
+        assert metric.key == key
+        assert metric.compute(SCORES, ignored) == pytest.approx(want)
+        # Over extra axes too: the second image is the first reversed, labels and all.
+        labels = np.stack([ignored, ignored[::-1]])
+        assert metric.compute(spatial, labels) == pytest.approx(want)
+
+
+def test_a_network_with_ignored_labels_trains_and_reports_accuracy():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 2))
+    labels = (X[:, 0] > 0).astype(np.int64)
+    labels[::4] = -1
+    net = interpreter.load({
+        "version": 1, "name": "ii", "dtype": "float64",
+        "inputs": {"X": {"shape": ["batch", 2]},
+                   "labels": {"shape": ["batch"], "dtype": "int64"}},
+        "nodes": [{"id": "a", "op": "linear", "inputs": ["X"], "attrs": {"out_features": 2}},
+                  {"id": "loss", "op": "softmax_cross_entropy", "inputs": ["a", "labels"],
+                   "attrs": {"ignore_index": -1}}],
+        "outputs": ["a"], "loss": "loss",
+        "train": {"optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 2, "batch_size": 12,
+                  "metrics": ["accuracy", {"name": "top_k_accuracy", "k": 1}]}})
+    history = net.train({"X": X, "labels": labels})
+    predicted = np.argmax(net.predict({"X": X})["a"], axis=1)
+    kept = labels != -1
+    assert history.final["accuracy"] == pytest.approx(np.mean(predicted[kept] == labels[kept]))
+    assert history.final["top_1_accuracy"] == history.final["accuracy"]
