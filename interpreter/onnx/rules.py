@@ -200,8 +200,7 @@ def nll_loss(n):
 
 @rule("SoftmaxCrossEntropyLoss")
 def softmax_cross_entropy_loss(n):
-    if len([o for o in n.proto.output if o]) > 1:
-        raise Unsupported("the log_prob output is not supported")
+    n.further[1] = "log_prob"
     return ("softmax_cross_entropy", *_class_loss(n), {})
 
 

@@ -19,7 +19,7 @@ from .class_axis import (ClassLossAttrs, check_class_input, check_weight, class_
                          count_labels, ignored, index_shape, loss_gradient,
                          lower_class_weights, lower_label_weights, lower_reduction, onnx_attrs,
                          onnx_inputs, output_shape, per_position, reduce_losses)
-from .registry import Arg, Op, register_op
+from .registry import Arg, Op, Output, register_op
 from .samples import Sample, integers, normal, probabilities, uniform
 from .lowering import CannotLower, floats, reduce
 from .softmax import log_softmax
@@ -337,6 +337,18 @@ _SPATIAL_PROBABILITIES = np.arange(1.0, 25.0).reshape(2, 3, 4)
 _SPATIAL_PROBABILITIES /= _SPATIAL_PROBABILITIES.sum(axis=1, keepdims=True)
 _SPATIAL_PROBABILITIES.flags.writeable = False
 
+def softmax_cross_entropy_log_prob_shape(a, shapes):
+    return tuple(shapes[0])
+
+
+def softmax_cross_entropy_log_prob(ctx, xs, ps, out, saved):
+    return saved[0]
+
+
+def lower_softmax_cross_entropy_log_prob(b) -> str:
+    return b.node("LogSoftmax", [b.input(0)], axis=1)
+
+
 SOFTMAX_CROSS_ENTROPY = register_op(Op(
     name="softmax_cross_entropy",
     doc="""Cross entropy of softmax(logits) against targets (classes on axis 1), as
@@ -363,6 +375,10 @@ SOFTMAX_CROSS_ENTROPY = register_op(Op(
     shape=cross_entropy_shape, kinds=cross_entropy_kinds, forward=softmax_cross_entropy_forward,
     vjp=softmax_cross_entropy_vjp, reference=softmax_cross_entropy_reference,
     onnx=lower_softmax_cross_entropy,
+    outputs=(Output("log_prob", softmax_cross_entropy_log_prob_shape,
+                    softmax_cross_entropy_log_prob,
+                    doc="log_softmax of the logits over the class axis, their shape (ONNX's "
+                    "log_prob)", onnx=lower_softmax_cross_entropy_log_prob),),
     kinks="none: the loss is smooth in the logits.",
     samples=(Sample((normal(4, 3), integers(3, 4)), name="mean"),
              Sample((normal(2, 5), integers(5, 2)), {"reduction": "sum"}, name="sum"),
