@@ -7,7 +7,10 @@ something behind it requires one. Such a node's op must have a vjp. And a parame
 the loss depends on but that receives no gradient, because a float argument declared
 non-differentiable lies on its only path, would silently never train: that is reported
 too, at the node with that argument. Ops whose every argument is non-differentiable
-(stop_gradient) exist to block gradients, and are left alone.
+(stop_gradient) exist to block gradients, and are left alone. Integer and bool values are
+never differentiated: a node with such an output requires no gradient, and one that
+turns parameters' values into integers (an integer base's power of a trained exponent) is
+reported, since those parameters would never train.
 """
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
         behind[node.id] = reached
         if has_params:
             requires.add(node.id)
+        if _integral(types, node.id):
+            requires.discard(node.id)
     receives = {spec.loss}
     problems = []
     trained: set[str] = set()
@@ -63,6 +68,9 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
     for node in order:
         op = node.op
         assert op is not None
+        if _integral(types, node.id):
+            problems += _integer_cut(source, node, types, behind, trained)
+            continue
         if node.id not in receives or all(not arg.differentiable for arg in op.inputs):
             continue
         for position, ref in enumerate(node.spec.inputs):
@@ -77,4 +85,31 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
                     f"differentiable, so the parameters of "
                     + ", ".join(f"'{n}'" for n in starved)
                     + " behind it never receive a gradient", node=node.id, op=op.name))
+    return problems
+
+
+def _integral(types: Types, name: str) -> bool:
+    value = types.values.get(name)
+    return value is not None and value.dtype.kind != "f"
+
+
+def _integer_cut(source: SourceMap, node, types: Types, behind: dict[str, set[str]],
+                 trained: set[str]) -> list[Problem]:
+    """An integer-valued node the loss depends on, with parameters behind a float input:
+    the gradient stops there, so those parameters (unless trained another way) never
+    train."""
+    op = node.op
+    problems = []
+    for position, ref in enumerate(node.spec.inputs):
+        if _integral(types, ref):
+            continue
+        starved = sorted(behind.get(ref, set()) - trained)
+        if starved:
+            problems.append(source.problem(
+                node.path + ("inputs", position),
+                f"its output is {types.values[node.id].dtype}, and integer values have no "
+                f"gradient, so the parameters of "
+                + ", ".join(f"'{n}'" for n in starved)
+                + f" behind {op.arg_name(position)} never receive one", node=node.id,
+                op=op.name))
     return problems

@@ -1,12 +1,13 @@
 """Check mode: what every rule returns is checked the moment it returns.
 
 The generated code of check mode calls the monitor after each forward rule (`value`) and
-each vjp (`grads`). Values must be numpy arrays of the shape the node's shape rule
-promised and the network's dtype; gradients must have exactly their input's (or
-parameter's) shape and dtype; everything must be finite. A failure names the node: an op
-that breaks its contract is an internal error, and non-finite numbers stop the run with a
-`TrainingError` located at the first node that produced them (its inputs and parameters
-were checked finite before it ran).
+each vjp (`grads`). Values must be numpy arrays of the shape the node's shape rule promised
+and the dtype inference gave (the network's float, or what the op's dtype rule gives);
+gradients must have exactly their input's (or parameter's) shape and dtype; every float
+must be finite (integers always are). A failure names the node: an op that breaks its
+contract is an internal error, and non-finite numbers stop the run with a `TrainingError`
+located at the first node that produced them (its inputs and parameters were checked
+finite before it ran).
 """
 from __future__ import annotations
 
@@ -89,8 +90,10 @@ class Monitor:
             raise InternalError(f"{_where(step)}: forward returned {type(out).__name__}, not "
                                 "a numpy array")
         if out.dtype != expected.dtype:
-            raise InternalError(f"{_where(step)}: forward returned {out.dtype}, but the "
-                                f"network computes in {expected.dtype}")
+            promise = ("the network computes in" if expected.dtype.kind == "f"
+                       else "its dtype rule promised")
+            raise InternalError(f"{_where(step)}: forward returned {out.dtype}, but "
+                                f"{promise} {expected.dtype}")
         shape = self._expected_shape(step.out)
         if len(shape) != out.ndim or any(e is not None and e != a
                                          for e, a in zip(shape, out.shape)):

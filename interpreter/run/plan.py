@@ -16,7 +16,7 @@ import numpy as np
 
 from ..check.analysis import Analysis
 from ..core.errors import FeedError, InternalError
-from ..ops.registry import Context, Op
+from ..ops.registry import Context, Op, for_output
 from .parameters import Parameters, ParamInfo, declare_parameters, initialize, reseed
 
 
@@ -61,7 +61,7 @@ class Plan:
     def __init__(self, slots: list[str], input_names: list[str], steps: list[Step],
                  params: Parameters, infos: list[ParamInfo], state: dict[str, np.ndarray],
                  outputs: list[str], loss: str | None, dtype: np.dtype,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, integral: frozenset[int] = frozenset()) -> None:
         self.slots = slots  # slot -> name
         self.index = {name: slot for slot, name in enumerate(slots)}
         self.input_names = input_names  # graph inputs; their slots are 0..len-1
@@ -73,6 +73,9 @@ class Plan:
         self.loss = loss
         self.dtype = dtype
         self.rng = rng
+        # Slots holding integer or bool values: never differentiated, so a gradient flow
+        # stops there (an integer power's float exponent gets none through it).
+        self.integral = integral
         self.training = True
         self._flows: dict[frozenset[int], Flow] = {}
 
@@ -131,13 +134,13 @@ class Plan:
         if self.loss is None:
             raise InternalError("a backward pass needs a loss")
         # Forward: does a slot's value depend differentiably on a parameter or a wanted input?
-        requires = set(wanted)
+        requires = set(wanted) - self.integral
         needs: dict[int, tuple[bool, ...]] = {}
         for step in self.steps:
             step_needs = tuple(slot in requires and differentiable
                                for slot, differentiable in zip(step.ins, step.differentiable))
             needs[step.index] = step_needs
-            if step.param_ids or any(step_needs):
+            if (step.param_ids or any(step_needs)) and step.out not in self.integral:
                 requires.add(step.out)
         # Backward: a step runs when its output receives a gradient and it has somewhere to
         # send it; it then writes gradients only for the inputs it needs.
@@ -188,18 +191,21 @@ def build_plan(analysis: Analysis, seed: int) -> Plan:
     state: dict[str, np.ndarray] = {}
     steps: list[Step] = []
     for node in nodes:
-        op = node.op
-        assert op is not None
+        assert node.op is not None
+        out_dtype = types.values[node.id].dtype
+        op = for_output(node.op, out_dtype)
         node_state = {s.name: np.zeros(types.state[node.id][s.name], dtype=dtype)
                       for s in op.state}
         for local, array in node_state.items():
             state[f"{node.id}.{local}"] = array
-        ctx = Context(node.attrs, node.id, True, rng, node_state, dtype)
+        ctx = Context(node.attrs, node.id, True, rng, node_state, out_dtype)
         steps.append(Step(len(steps), node.id, op, ctx,
                           tuple(index[ref] for ref in node.spec.inputs), index[node.id],
                           ids[node.id]))
+    integral = frozenset(slot for slot, name in enumerate(slots)
+                         if name in types.values and types.values[name].dtype.kind != "f")
     plan = Plan(slots, list(spec.inputs), steps, params, infos, state, list(spec.outputs),
-                spec.loss, dtype, rng)
+                spec.loss, dtype, rng, integral)
     plan.initialize(seed)
     return plan
 
