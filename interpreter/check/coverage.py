@@ -79,13 +79,21 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
                 continue
             starved = sorted(behind.get(ref, set()) - trained)
             if starved:
-                problems.append(source.problem(
-                    node.path + ("inputs", position),
+                problems.append(_cut_off(
+                    source, node, position, starved,
                     f"argument {op.arg_name(position)} of op '{op.name}' is not "
-                    f"differentiable, so the parameters of "
-                    + ", ".join(f"'{n}'" for n in starved)
-                    + " behind it never receive a gradient", node=node.id, op=op.name))
+                    "differentiable, so the parameters of {names} behind it never receive a "
+                    "gradient"))
     return problems
+
+
+def _cut_off(source: SourceMap, node, position: int, starved: list[str], message: str
+             ) -> Problem:
+    """The problem at a node's input: the parameters `starved` behind it never train;
+    `message` says why, with `{names}` for them."""
+    names = ", ".join(f"'{n}'" for n in starved)
+    return source.problem(node.path + ("inputs", position), message.format(names=names),
+                          node=node.id, op=node.op.name)
 
 
 def _integral(types: Types, name: str) -> bool:
@@ -105,11 +113,9 @@ def _integer_cut(source: SourceMap, node, types: Types, behind: dict[str, set[st
             continue
         starved = sorted(behind.get(ref, set()) - trained)
         if starved:
-            problems.append(source.problem(
-                node.path + ("inputs", position),
+            problems.append(_cut_off(
+                source, node, position, starved,
                 f"its output is {types.values[node.id].dtype}, and integer values have no "
-                f"gradient, so the parameters of "
-                + ", ".join(f"'{n}'" for n in starved)
-                + f" behind {op.arg_name(position)} never receive one", node=node.id,
-                op=op.name))
+                "gradient, so the parameters of {names} behind "
+                f"{op.arg_name(position)} never receive one"))
     return problems
