@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .ops.registry import Context, Op
+from .ops.registry import Context, Op, for_output, output_dtype
 from .ops.samples import Gen, Sample
 
 # numpy demotes 0-d results of arithmetic to scalars, which carry shape and dtype too.
@@ -36,12 +36,22 @@ class Case:
         state = {s.name: np.ones(s.shape(self.attrs, [x.shape for x in self.xs]), self.dtype)
                  for s in self.op.active_state(self.attrs)}
         return Context(self.attrs, "sample", self.sample.training,
-                       np.random.default_rng(self.seed), state, self.dtype)
+                       np.random.default_rng(self.seed), state, self.out_dtype)
 
     @property
     def dtype(self) -> np.dtype:
         floats = [a.dtype for a in self.xs + self.ps if a.dtype.kind == "f"]
         return floats[0] if floats else self.compute_dtype
+
+    @property
+    def out_dtype(self) -> np.dtype:
+        """The output's dtype: the float one, or what the op's dtype rule gives."""
+        return output_dtype(self.op, self.attrs, [x.dtype for x in self.xs], self.dtype)
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether the output carries gradients (an integer one does not)."""
+        return self.out_dtype.kind == "f"
 
     def run(self, xs: list[np.ndarray] | None = None, ps: list[np.ndarray] | None = None):
         return self.op.forward(self.context(), xs if xs is not None else self.xs,
@@ -62,7 +72,10 @@ def materialize(op: Op, sample: Sample, dtype: Any = np.float64, seed: int = 0) 
     out_shape = tuple(op.shape(attrs, shapes))
     ps = [(rng.normal(0.0, 0.5, p.shape(attrs, shapes))).astype(dtype)
           for p in op.active_params(attrs)]
-    return Case(op, sample, attrs, xs, ps, out_shape, seed, np.dtype(dtype))
+    case = Case(op, sample, attrs, xs, ps, out_shape, seed, np.dtype(dtype))
+    # As the plan does: an integer output runs the op's integer forward, if it has one.
+    case.op = for_output(op, case.out_dtype)
+    return case
 
 
 def _wants(case: Case) -> list[bool]:
@@ -76,7 +89,8 @@ def check_contract(case: Case) -> None:
     assert isinstance(out, ARRAY), f"{name}: forward returned {type(out).__name__}"
     assert out.shape == case.out_shape, (f"{name}: shape rule says {case.out_shape}, forward "
                                          f"gave {out.shape}")
-    assert out.dtype == case.dtype, f"{name}: forward turned {case.dtype} into {out.dtype}"
+    assert out.dtype == case.out_dtype, (f"{name}: forward gave {out.dtype}, but the dtype "
+                                         f"should be {case.out_dtype}")
     shapes = [x.shape for x in case.xs]
     for output in case.op.outputs:
         value = output.value(case.context(), case.xs, case.ps, out, saved)
@@ -85,8 +99,8 @@ def check_contract(case: Case) -> None:
         promised = tuple(output.shape(case.attrs, shapes))
         assert value.shape == promised, f"{what}: rule says {promised}, value is {value.shape}"
         assert value.dtype == output.dtype(case.dtype), f"{what} is {value.dtype}"
-    if case.op.vjp is None:
-        return  # a forward-only op: nothing more to check
+    if case.op.vjp is None or not case.differentiable:
+        return  # a forward-only op, or an integer output: nothing more to check
     g = np.random.default_rng(1).normal(size=out.shape).astype(case.dtype)
     needs = tuple(_wants(case))
     gxs, gps = case.op.vjp(case.context(), g, saved, needs)
@@ -108,6 +122,8 @@ def check_gradients(case: Case, eps: float = 1e-6, rtol: float = 1e-5, atol: flo
                     full_limit: int = 4096) -> float:
     """Compare the vjp with central differences; returns the largest error seen."""
     name = f"{case.op.name}[{case.sample.name}]"
+    if not case.differentiable:
+        return 0.0  # integer values are never differentiated
     out, saved = case.run()
     rng = np.random.default_rng(2)
     needs = tuple(_wants(case))
@@ -325,6 +341,8 @@ def check_nodes(net: Any, feeds: dict[str, np.ndarray], eps: float = 1e-6,
                     step.ctx.state[name][...] = array
 
         out, saved = run(xs, ps)
+        if np.asarray(out).dtype.kind != "f":
+            continue  # an integer value has no gradient to check
         g = rng.normal(size=np.shape(out))
         input_grads, param_grads = step.op.vjp(step.ctx, g, saved, needs)
         smooth = step.op.kinks.strip().lower().startswith("none")

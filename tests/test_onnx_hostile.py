@@ -66,7 +66,8 @@ def test_a_float16_input_is_refused_without_calling_float16_the_network_float():
               [tensor("Y", TensorProto.FLOAT16)])
     with pytest.raises(InterpreterError) as info:
         interpreter.from_onnx(m)
-    assert "is float16; inputs are float32 (the network's float)" in str(info.value)
+    assert ("is float16; inputs are float32 (the network's one float dtype; float16 is not "
+            "supported)") in str(info.value)
 
 
 def test_a_mapped_spec_our_checks_refuse_names_the_model_file(tmp_path, capsys):

@@ -7,7 +7,10 @@ something behind it requires one. Such a node's op must have a vjp. And a parame
 the loss depends on but that receives no gradient, because a float argument declared
 non-differentiable lies on its only path, would silently never train: that is reported
 too, at the node with that argument. Ops whose every argument is non-differentiable
-(stop_gradient) exist to block gradients, and are left alone.
+(stop_gradient) exist to block gradients, and are left alone. Integer and bool values are
+never differentiated: a node with such an output requires no gradient, and one that
+turns parameters' values into integers (an integer base's power of a trained exponent) is
+reported, since those parameters would never train.
 """
 from __future__ import annotations
 
@@ -49,6 +52,8 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
             behind[f"{node.id}.{output.name}"] = reached
         if has_params:
             requires.add(node.id)
+        if _integral(types, node.id):
+            requires.discard(node.id)
     receives = {spec.loss}
     problems = []
     trained: set[str] = set()
@@ -71,6 +76,9 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
     for node in order:
         op = node.op
         assert op is not None
+        if _integral(types, node.id):
+            problems += _integer_cut(source, node, types, behind, trained)
+            continue
         if node.id not in receives or all(not arg.differentiable for arg in op.inputs):
             continue
         for position, ref in enumerate(node.spec.inputs):
@@ -81,12 +89,11 @@ def check_gradient_coverage(spec: Spec, source: SourceMap, graph: Graph, types: 
                 continue
             starved = sorted(behind.get(ref, set()) - trained)
             if starved:
-                problems.append(source.problem(
-                    node.path + ("inputs", position),
+                problems.append(_cut_off(
+                    source, node, position, starved,
                     f"argument {op.arg_name(position)} of op '{op.name}' is not "
-                    f"differentiable, so the parameters of "
-                    + ", ".join(f"'{n}'" for n in starved)
-                    + " behind it never receive a gradient", node=node.id, op=op.name))
+                    "differentiable, so the parameters of {names} behind it never receive a "
+                    "gradient"))
     return problems + _through_further_outputs(spec, source, order)
 
 
@@ -114,4 +121,38 @@ def _through_further_outputs(spec: Spec, source: SourceMap, order: list) -> list
                     problems.append(source.problem(node.path + ("inputs", position),
                                                    further_output_message(ref),
                                                    node=node.id, op=op.name))
+    return problems
+
+
+def _cut_off(source: SourceMap, node, position: int, starved: list[str], message: str
+             ) -> Problem:
+    """The problem at a node's input: the parameters `starved` behind it never train;
+    `message` says why, with `{names}` for them."""
+    names = ", ".join(f"'{n}'" for n in starved)
+    return source.problem(node.path + ("inputs", position), message.format(names=names),
+                          node=node.id, op=node.op.name)
+
+
+def _integral(types: Types, name: str) -> bool:
+    value = types.values.get(name)
+    return value is not None and value.dtype.kind != "f"
+
+
+def _integer_cut(source: SourceMap, node, types: Types, behind: dict[str, set[str]],
+                 trained: set[str]) -> list[Problem]:
+    """An integer-valued node the loss depends on, with parameters behind a float input:
+    the gradient stops there, so those parameters (unless trained another way) never
+    train."""
+    op = node.op
+    problems = []
+    for position, ref in enumerate(node.spec.inputs):
+        if _integral(types, ref):
+            continue
+        starved = sorted(behind.get(ref, set()) - trained)
+        if starved:
+            problems.append(_cut_off(
+                source, node, position, starved,
+                f"its output is {types.values[node.id].dtype}, and integer values have no "
+                "gradient, so the parameters of {names} behind "
+                f"{op.arg_name(position)} never receive one"))
     return problems

@@ -41,7 +41,10 @@ def _dim(value: Any) -> int | str:
 # A dimension is a size or a symbol shared across the spec (`batch`).
 DimSpec = Annotated[Union[int, str], PlainValidator(_dim, json_schema_input_type=Union[int, str])]
 FloatDtype = Literal["float32", "float64"]
-InputDtype = Literal["float32", "float64", "int32", "int64"]
+# Integer and bool inputs flow through the ops with a dtype rule (ops/dtypes.py); float16
+# is not here: a spec computes in one float dtype, and float16 is not one of them.
+InputDtype = Literal["float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+                     "uint16", "uint32", "uint64", "bool"]
 
 
 class Model(BaseModel):
@@ -53,7 +56,8 @@ class TensorDecl(Model):
 
     shape: list[DimSpec] = Field(description="Dimensions: sizes or symbols such as 'batch'.")
     dtype: InputDtype | None = Field(None, description="Defaults to the spec's dtype; "
-                                     "int64 for class labels and indices.")
+                                     "int64 for class labels and indices; integer and "
+                                     "bool tensors for the ops that take them.")
 
 
 class NodeSpec(Model):

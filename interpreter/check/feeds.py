@@ -34,8 +34,9 @@ class FeedChecker:
                               tuple((i, s) for i, (s, f) in enumerate(axes) if s is not None))
                        for name, axes in self.axes.items()}
         # For each integer input: (node, op, arg name, exclusive upper bound, the one value
-        # allowed outside [0, upper) or None) it must respect.
-        self.bounds: dict[str, list[tuple[str, str, str, Any, int | None]]] = {}
+        # allowed outside the range or None, whether it may count back from the end) it
+        # must respect.
+        self.bounds: dict[str, list[tuple[str, str, str, Any, int | None, bool]]] = {}
         for node in graph.order:
             if node.op is None or node.id not in types.values:
                 continue
@@ -47,7 +48,7 @@ class FeedChecker:
                     exempt = arg.exempt(node.attrs) if arg.exempt is not None else None
                     self.bounds.setdefault(ref, []).append(
                         (node.id, node.op.name, node.op.arg_name(position),
-                         arg.upper(node.attrs, in_shapes), exempt))
+                         arg.upper(node.attrs, in_shapes), exempt, arg.from_end))
 
     def check(self, feeds: Mapping[str, Any], names: Sequence[str], *, rows: bool = False
               ) -> dict[str, np.ndarray]:
@@ -110,11 +111,14 @@ class FeedChecker:
                 if symbol in seen:
                     tests.append(f"shape_{k}[{axis}] == {seen[symbol]}")
                 seen.setdefault(symbol, f"shape_{k}[{axis}]")
-            uppers = [upper for *_, upper, _ in self.bounds.get(name, ())]
+            uppers = [upper for *_, upper, _, _ in self.bounds.get(name, ())]
             if uppers:
+                lowest = max(-upper if from_end else 0
+                             for *_, upper, _, from_end in self.bounds[name]) \
+                    if all(isinstance(u, int) for u in uppers) else 0
                 # Bounds that depend on symbols are left to the careful path, as is a batch
                 # holding an exempt value (an ignored label): this test fails on it.
-                tests.append(f"({v}.size == 0 or ({v}.min() >= 0 and {v}.max() < "
+                tests.append(f"({v}.size == 0 or ({v}.min() >= {lowest} and {v}.max() < "
                              f"{min(uppers)}))" if all(isinstance(u, int) for u in uppers)
                              else "False")
         # With exactly as many feeds as names, and every name found, none is unknown.
@@ -165,6 +169,12 @@ class FeedChecker:
             if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
                 raise FeedError(f"input '{name}' is {dtype} (labels or indices) but holds "
                                 "non-integer values", name)
+        if dtype.kind == "b":
+            # Numbers become bools only when each is 0 or 1: 2 -> True would hide a mix-up.
+            if array.dtype.kind != "b" and not np.all((array == 0) | (array == 1)):
+                raise FeedError(f"input '{name}' is bool but holds values other than 0 and "
+                                "1", name)
+            return np.asarray(array, dtype=dtype)
         # A cast that cannot hold a value would make it inf (floats) or wrap it (integers).
         limits = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
         narrowing = (array.dtype.itemsize > dtype.itemsize
@@ -174,27 +184,30 @@ class FeedChecker:
                 finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
                 if finite.size and (finite.max() > limits.max or finite.min() < limits.min):
                     worst = finite.max() if finite.max() > limits.max else finite.min()
+                    span = (f"±{float(limits.max):.4g}" if dtype.kind == "f"
+                            else f"{limits.min} to {limits.max}")
                     raise FeedError(f"input '{name}' holds {worst:.4g}, beyond the range of "
-                                    f"{dtype} (±{float(limits.max):.4g})", name)
+                                    f"{dtype} ({span})", name)
         return np.asarray(array, dtype=dtype)
 
     @staticmethod
     def _check_range(name: str, array: np.ndarray,
-                     bounds: list[tuple[str, str, str, Any, int | None]],
+                     bounds: list[tuple[str, str, str, Any, int | None, bool]],
                      symbols: dict[str, int]) -> None:
         if not array.size:
             return
         low, high = array.min(), array.max()
-        for node, op, arg_name, upper, exempt in bounds:
+        for node, op, arg_name, upper, exempt, from_end in bounds:
             if isinstance(upper, Sym):
                 upper = upper.evaluate(symbols)
-            if upper is None or (low >= 0 and high < upper):
+            lowest = -upper if from_end and upper is not None else 0
+            if upper is None or (low >= lowest and high < upper):
                 continue
-            outside = (array < 0) | (array >= upper)
+            outside = (array < lowest) | (array >= upper)
             if exempt is not None:
                 outside &= array != exempt
             if outside.any():
                 also = f" or equal to {exempt}" if exempt is not None else ""
                 raise FeedError(f"input '{name}' holds {array[outside].flat[0]}, but node "
-                                f"'{node}' ({op}) needs {arg_name} in [0, {upper}){also}",
-                                name)
+                                f"'{node}' ({op}) needs {arg_name} in [{lowest}, {upper})"
+                                f"{also}", name)

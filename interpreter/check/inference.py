@@ -14,8 +14,9 @@ import numpy as np
 
 from ..core.dims import Shape, dim_from_spec, format_shape, is_known
 from .document import Spec
-from ..core.errors import InternalError, Problem, ShapeError
+from ..core.errors import DtypeError, InternalError, Problem, ShapeError
 from .graph import Graph
+from ..ops.registry import Op, output_dtype
 from ..read.source import SourceMap
 from ..core.names import suggest
 
@@ -45,6 +46,28 @@ def _kind(dtype: np.dtype) -> str:
     return {"f": "float", "b": "bool"}.get(dtype.kind, "int")
 
 
+def _takes(op: Op, kind: str, arg_kind: str) -> bool:
+    """Whether an argument of `arg_kind` takes a tensor of `kind`. "any" is float or
+    integer; bool only for ops whose dtype rule decides (those that move data)."""
+    if arg_kind == "any":
+        return kind != "bool" or op.dtype is not None
+    return kind == arg_kind
+
+
+_WANT = {"float": "a float tensor", "int": "an integer tensor",
+         "any": "a float or integer tensor"}
+
+
+def _dtype_message(op: Op, refs: list[str], dtypes: list[np.dtype], exc: DtypeError) -> str:
+    at = exc.arg
+    if exc.other is None:
+        return f"{op.arg_name(at)} must be {exc.takes}, but '{refs[at]}' is {dtypes[at]}"
+    other = exc.other
+    return (f"{op.arg_name(at)} is {dtypes[at]} ('{refs[at]}') but {op.arg_name(other)} is "
+            f"{dtypes[other]} ('{refs[other]}'); {op.name} takes inputs of one dtype, as "
+            "ONNX does (there is no implicit conversion)")
+
+
 def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_MAX_BYTES,
           shapes: dict[str, Shape] | None = None) -> Types:
     """Types of every input, node, parameter and state tensor. `shapes` replaces some
@@ -72,8 +95,8 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
         bad = False
         for position, (ref, in_type) in enumerate(zip(node.spec.inputs, in_types)):
             arg = op.arg(position)
-            if arg.kind != "any" and _kind(in_type.dtype) != arg.kind:
-                want = "a float tensor" if arg.kind == "float" else "an integer tensor"
+            if not _takes(op, _kind(in_type.dtype), arg.kind):
+                want = _WANT[arg.kind]
                 problems.append(source.problem(node.path + ("inputs", position),
                                                f"{op.arg_name(position)} must be {want}, but "
                                                f"'{ref}' is {in_type.dtype}", node=node.id,
@@ -82,6 +105,14 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
         if bad:
             continue
         shapes = [t.shape for t in in_types]
+        dtypes = [t.dtype for t in in_types]
+        try:
+            out_dtype = output_dtype(op, attrs, dtypes, float_dtype)
+        except DtypeError as exc:
+            problems.append(source.problem(node.path + ("inputs", exc.arg),
+                                           _dtype_message(op, node.spec.inputs, dtypes, exc),
+                                           node=node.id, op=op.name))
+            continue
         try:
             out_shape = tuple(op.shape(attrs, shapes))
             if op.kinds is not None:
@@ -104,7 +135,7 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
             if not all(is_known(d) for d in shape):
                 raise InternalError(f"node '{node.id}' ({op.name}): the rule for '{local}' "
                                     f"gave a symbolic shape {format_shape(shape)}")
-        types.values[node.id] = TensorType(out_shape, float_dtype)
+        types.values[node.id] = TensorType(out_shape, out_dtype)
         types.values.update(further)
         types.params[node.id] = param_shapes
         types.state[node.id] = state_shapes
@@ -118,7 +149,7 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
                                                node=node.id, op=op.name))
 
     if spec.loss is not None and spec.loss in types.values:
-        shape = types.values[spec.loss].shape
+        shape, dtype = types.values[spec.loss].shape, types.values[spec.loss].dtype
         if shape != ():
             node = graph.by_id.get(spec.loss)
             hint = ""
@@ -128,6 +159,10 @@ def infer(spec: Spec, graph: Graph, source: SourceMap, max_bytes: int = DEFAULT_
                         "sum or mean node and make that the loss")
             problems.append(source.problem(("loss",), f"loss '{spec.loss}' must be a scalar, "
                                            f"but its shape is {format_shape(shape)}{hint}"))
+        elif dtype.kind != "f":
+            problems.append(source.problem(("loss",), f"loss '{spec.loss}' must be a float "
+                                           f"scalar, but it is {dtype} (an integer value has "
+                                           "no gradient)"))
     _check_ties(graph, types, source)
     _check_budget(spec, graph, types, source, float_dtype, max_bytes)
     return types

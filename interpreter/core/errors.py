@@ -120,5 +120,17 @@ class ShapeError(Exception):
         self.arg = arg
 
 
+class DtypeError(ShapeError):
+    """Raised by an op's dtype rule: input `arg` has a dtype the op does not take, either
+    because it differs from input `other`'s (ONNX's elementwise ops take one element type)
+    or because the op takes no such kind (`takes` says what it takes instead). The graph
+    checker words the message, since only it knows the argument names and references."""
+
+    def __init__(self, arg: int, *, other: int | None = None, takes: str = "") -> None:
+        super().__init__(takes or f"input {arg} differs in dtype from input {other}", arg)
+        self.other = other
+        self.takes = takes
+
+
 def _order(problem: Problem) -> tuple:
     return (problem.file or "", problem.line or 0, problem.column or 0, problem.message)

@@ -35,7 +35,8 @@ from .rules import RULES, Unsupported
 
 SMALL = 16  # parameters of at most this many values are written literally in the spec
 _FLOATS = {"float32", "float64"}
-_INTS = {"int32", "int64"}
+# Integer and bool tensors flow through the ops with a dtype rule (ops/dtypes.py).
+_INTEGRAL = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"}
 
 # Since opset 7 the elementwise ops broadcast as numpy does, which the rules assume.
 OLDEST_OPSET = 7
@@ -254,9 +255,10 @@ class Importer:
             problems.append(f"input '{info.name}' is not a tensor")
             return {"shape": []}
         dtype = self._elem_dtype(kind.tensor_type.elem_type)
-        if dtype.name not in _FLOATS | _INTS or (dtype.kind == "f" and dtype != self.dtype):
+        if dtype.name not in _FLOATS | _INTEGRAL or (dtype.kind == "f" and dtype != self.dtype):
             problems.append(f"input '{info.name}' is {dtype.name}; inputs are "
-                            f"{self.dtype.name} (the network's float) or int32/int64")
+                            f"{self.dtype.name} (the network's one float dtype; float16 is "
+                            "not supported), an integer dtype or bool")
         shape: list[int | str] = []
         if not kind.tensor_type.HasField("shape"):
             problems.append(f"input '{info.name}' has no shape (not even its rank)")
@@ -309,10 +311,16 @@ class Importer:
         if name not in self.constants:
             raise Unsupported(f"input '{name}' is produced by no node")
         value = self.constants[name]
-        if value.dtype.kind != "f":
-            raise Unsupported(f"the integer tensor '{name}' is used as a float tensor")
         node_id = self.reserved.get(name) or self.claim(name)
-        if name in self.initializers:
+        if value.dtype.kind in "biu":
+            # Integers are never trained: an integer initializer is a constant too.
+            if value.dtype.name not in _INTEGRAL:
+                raise Unsupported(f"the {value.dtype} tensor '{name}' has no dtype of ours")
+            self.add_node(node_id, "constant", [], {"value": value.tolist(),
+                                                    "dtype": value.dtype.name}, {})
+        elif value.dtype.kind != "f":
+            raise Unsupported(f"the {value.dtype} tensor '{name}' has no dtype of ours")
+        elif name in self.initializers:
             self.add_node(node_id, "parameter", [], {"shape": list(value.shape)},
                           {node_id: value})
         else:

@@ -87,7 +87,7 @@ def variadic(n):
 def power(n):
     # A constant single-value exponent that does not raise the rank maps onto pow (x^p);
     # any other exponent, a tensor or a computed one, onto the broadcasting power (a^b).
-    if n.is_constant(1):
+    if n.is_constant(1) and not n.importer.is_integer(n.name(0)):
         exponent = n.importer.constants[n.name(1)]
         shape = n.shape(0)
         if exponent.size == 1 and (exponent.ndim == 0 or (
@@ -122,16 +122,18 @@ def clip(n):
     if n.opset < 11:
         low, high = n.attr("min"), n.attr("max")
     else:
-        low = float(n.constant(1, "min")) if n.has(1) else None
-        high = float(n.constant(2, "max")) if n.has(2) else None
+        low = n.constant(1, "min").item() if n.has(1) else None
+        high = n.constant(2, "max").item() if n.has(2) else None
+    # Integer bounds (an integer x's) are kept exact; float ones read as float32.
+    exact = n.importer.is_integer(n.name(0))
     attrs = {}
     if low is not None:
-        attrs["min"] = f32(low)
+        attrs["min"] = float(low) if exact else f32(low)
     if high is not None:
-        attrs["max"] = f32(high)
+        attrs["max"] = float(high) if exact else f32(high)
     if not attrs:  # no bounds: the identity
         return "identity", [n.input(0)], {}, {}
-    if low is not None and high is not None and f32(low) > f32(high):
+    if low is not None and high is not None and attrs["min"] > attrs["max"]:
         # ONNX's min(max(x, min), max) is max everywhere; ours refuses min > max in one node.
         return "clip", [n.emit("clip", [n.input(0)], {"min": attrs["min"]})], \
             {"max": attrs["max"]}, {}
@@ -257,9 +259,6 @@ def gemm(n):
 def gather(n):
     if not n.importer.is_integer(n.name(1)):
         raise Unsupported("the indices are not integers")
-    if n.is_constant(1):
-        raise Unsupported("constant indices are not supported (an integer tensor has no "
-                          "node of ours)")
     axis = int(n.attr("axis", 0))
     # A table (an initializer, rank 2) indexed along its rows is an embedding lookup.
     if n.is_constant(0) and axis == 0 and n.constant(0, "data").ndim == 2:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..core.dims import Shape, broadcast_shapes, format_shape
 from ..core.errors import ShapeError
-from .registry import Arg, Attrs, Context, NoAttrs, Op, unbroadcast
+from .registry import Arg, Attrs, Context, DtypeRule, NoAttrs, Op, unbroadcast
 from .samples import Gen, Sample, normal
 
 
@@ -44,6 +44,18 @@ def onnx_node(op_type: str, **attrs: Any) -> Callable[..., str]:
     return _named(lower, f"lower_{op_type.lower()}")
 
 
+def _integer_forward(name: str, fn: Callable | None) -> Callable | None:
+    """The forward for an integer output, out = fn(attrs, *xs): nothing is saved, as integer
+    values are never differentiated."""
+    if fn is None:
+        return None
+
+    def forward(ctx: Context, xs, ps):
+        return fn(ctx.attrs, *xs), None
+
+    return _named(forward, f"{name}_integer_forward")
+
+
 def default_unary_samples(avoid: tuple[float, ...] = (), domain: str = "normal") -> tuple[
         Sample, ...]:
     def gen(*shape: int) -> Gen:
@@ -56,8 +68,10 @@ def unary_op(name: str, fn: Callable[[Any, np.ndarray], np.ndarray],
              derivative: Callable[[Any, np.ndarray, np.ndarray], np.ndarray], *, doc: str,
              kinks: str, attrs: type[Attrs] = NoAttrs, samples: tuple[Sample, ...] | None = None,
              avoid: tuple[float, ...] = (), domain: str = "normal",
-             onnx: Callable[..., str] | None = None) -> Op:
-    """An elementwise op y = fn(x) with dy/dx = derivative(attrs, x, y)."""
+             onnx: Callable[..., str] | None = None, dtype: DtypeRule | None = None,
+             integer_fn: Callable[..., np.ndarray] | None = None) -> Op:
+    """An elementwise op y = fn(x) with dy/dx = derivative(attrs, x, y). With a `dtype` rule
+    x may be an integer tensor too, computed by `integer_fn(attrs, x)` where given."""
 
     def forward(ctx: Context, xs, ps):
         x = xs[0]
@@ -68,9 +82,11 @@ def unary_op(name: str, fn: Callable[[Any, np.ndarray], np.ndarray],
         x, out = saved
         return (g * derivative(ctx.attrs, x, out),), ()
 
-    return Op(name=name, doc=doc, inputs=(Arg("x"),), attrs=attrs, shape=same_shape,
+    kind = "any" if dtype is not None else "float"
+    return Op(name=name, doc=doc, inputs=(Arg("x", kind=kind),), attrs=attrs, shape=same_shape,
               forward=_named(forward, f"{name}_forward"), vjp=_named(vjp, f"{name}_vjp"),
-              kinks=kinks, samples=samples or default_unary_samples(avoid, domain), onnx=onnx)
+              kinks=kinks, samples=samples or default_unary_samples(avoid, domain), onnx=onnx,
+              dtype=dtype, integer_forward=_integer_forward(name, integer_fn))
 
 
 def default_binary_samples(domain_b: str = "normal", avoid: tuple[float, ...] = ()) -> tuple[
@@ -90,11 +106,13 @@ def binary_op(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
               grads: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[bool, bool]],
                               tuple[Any, Any]], *, doc: str, kinks: str,
               samples: tuple[Sample, ...] | None = None, saves_inputs: bool = True,
-              onnx: Callable[..., str] | None = None) -> Op:
+              onnx: Callable[..., str] | None = None, dtype: DtypeRule | None = None,
+              integer_fn: Callable[..., np.ndarray] | None = None) -> Op:
     """An elementwise, broadcasting op out = fn(a, b).
 
     `grads(a, b, out, g, needs)` gives the gradients with respect to the broadcast
-    shapes; the builder sums them back to each input's own shape.
+    shapes; the builder sums them back to each input's own shape. With a `dtype` rule the
+    inputs may be integer tensors too, computed by `integer_fn(attrs, a, b)` where given.
     """
 
     def forward(ctx: Context, xs, ps):
@@ -115,6 +133,9 @@ def binary_op(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
         return (unbroadcast(ga, shape_a) if needs[0] else None,
                 unbroadcast(gb, shape_b) if needs[1] else None), ()
 
-    return Op(name=name, doc=doc, inputs=(Arg("a"), Arg("b")), shape=broadcast_rule,
-              forward=_named(forward, f"{name}_forward"), vjp=_named(vjp, f"{name}_vjp"),
-              kinks=kinks, samples=samples or default_binary_samples(), onnx=onnx)
+    kind = "any" if dtype is not None else "float"
+    return Op(name=name, doc=doc, inputs=(Arg("a", kind=kind), Arg("b", kind=kind)),
+              shape=broadcast_rule, forward=_named(forward, f"{name}_forward"),
+              vjp=_named(vjp, f"{name}_vjp"), kinks=kinks,
+              samples=samples or default_binary_samples(), onnx=onnx, dtype=dtype,
+              integer_forward=_integer_forward(name, integer_fn))

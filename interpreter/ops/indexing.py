@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from ..core.dims import format_shape, is_known
 from ..core.errors import ShapeError
 from .lowering import ints
+from .dtypes import of_first, same_any
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal
 
@@ -44,12 +45,25 @@ def gather_shape(a: GatherAttrs, shapes):
     return data[:axis] + indices + data[axis + 1:]
 
 
+def gather_upper(a: GatherAttrs, shapes):
+    """Fed indices are checked against the size of the axis they pick along."""
+    data = tuple(shapes[0])
+    return data[a.axis % len(data)] if data else None
+
+
 def gather_forward(ctx, xs, ps):
     data, indices = xs
     axis = ctx.attrs.axis % data.ndim
     # np.take reads a negative index as counting from the end, as ONNX does, and raises
-    # IndexError outside [-size, size).
-    return np.take(data, indices, axis=axis), (indices, data.shape, axis)
+    # IndexError outside [-size, size): told as the real sizes' problem it is (the bound
+    # of fed indices along a batch axis is known only per batch).
+    try:
+        return np.take(data, indices, axis=axis), (indices, data.shape, axis)
+    except IndexError:
+        size = data.shape[axis]
+        bad = indices[(indices < -size) | (indices >= size)].flat[0]
+        raise ShapeError(f"indices hold {bad}, outside [-{size}, {size}) for axis {axis} of "
+                         f"data", arg=1) from None
 
 
 def gather_vjp(ctx, g, saved, needs):
@@ -91,9 +105,11 @@ GATHER = register_op(Op(
     ddata = zeros of data's shape, g scatter-added at the picked positions (a repeated
     index accumulates the sum of its gradients; entries never picked get 0)
     indices are not differentiated (they are integers); a negative index counts from the
-    end, as in ONNX; outside [-size, size) is an IndexError.
+    end, as in ONNX; indices outside [-size, size) are refused, naming the input.
     Shape: data.shape[:axis] + indices.shape + data.shape[axis+1:].""",
-    inputs=(Arg("data"), Arg("indices", differentiable=False, kind="int")),
+    inputs=(Arg("data", kind="any"), Arg("indices", differentiable=False, kind="int",
+                                        upper=gather_upper, from_end=True)),
+    dtype=of_first,
     attrs=GatherAttrs,
     shape=gather_shape, forward=gather_forward, vjp=gather_vjp, onnx=lower_gather,
     reference=gather_reference,
@@ -105,6 +121,7 @@ GATHER = register_op(Op(
         Sample((normal(3, 4), np.array(1)), {"axis": 1}, name="scalar_index"),
         Sample((normal(1, 3, 2), np.array([[2]])), {"axis": 1}, name="batch_of_one"),
         Sample((normal(5), np.array([3, -5, 3])), name="vector"),
+        Sample((np.arange(6, dtype=np.int32).reshape(3, 2), np.array([2, 0])), name="int32"),
     ),
 ))
 
@@ -174,7 +191,7 @@ SQUEEZE = register_op(Op(
     dx = g reshaped to x's shape
     Shape: x without the axes named (each must have size 1); with axes null, without every
     axis of size 1 (refused when x has symbolic dims: say which axes).""",
-    inputs=(Arg("x"),), attrs=SqueezeAttrs,
+    inputs=(Arg("x", kind="any"),), dtype=of_first, attrs=SqueezeAttrs,
     shape=squeeze_shape, forward=squeeze_forward, vjp=reshape_back_vjp, onnx=lower_squeeze,
     kinks="none: squeeze is linear.",
     samples=(Sample((normal(1, 3, 1, 2),), name="all"),
@@ -182,7 +199,8 @@ SQUEEZE = register_op(Op(
              Sample((normal(2, 3, 1),), {"axes": [-1]}, name="negative"),
              Sample((normal(1, 3, 1, 2),), {"axes": [2, 0]}, name="two"),
              Sample((normal(1),), name="to_scalar"),
-             Sample((normal(3, 4),), name="nothing_to_remove")),
+             Sample((normal(3, 4),), name="nothing_to_remove"),
+             Sample((np.arange(3).reshape(1, 3),), name="int64")),
 ))
 
 
@@ -231,7 +249,7 @@ UNSQUEEZE = register_op(Op(
     dx = g reshaped to x's shape
     Shape: rank ndim + len(axes); axes are positions in the output, a negative one counting
     from the output's end (-1 appends).""",
-    inputs=(Arg("x"),), attrs=UnsqueezeAttrs,
+    inputs=(Arg("x", kind="any"),), dtype=of_first, attrs=UnsqueezeAttrs,
     shape=unsqueeze_shape, forward=unsqueeze_forward, vjp=reshape_back_vjp,
     onnx=lower_unsqueeze,
     kinks="none: unsqueeze is linear.",
@@ -240,5 +258,6 @@ UNSQUEEZE = register_op(Op(
              Sample((normal(3, 4),), {"axes": [0, 3]}, name="both_ends"),
              Sample((normal(2, 3),), {"axes": [1, -1]}, name="mixed"),
              Sample((normal(),), {"axes": [0]}, name="scalar"),
-             Sample((normal(1, 2),), {"axes": [1]}, name="batch_of_one")),
+             Sample((normal(1, 2),), {"axes": [1]}, name="batch_of_one"),
+             Sample((np.array([True, False]),), {"axes": [0]}, name="bool")),
 ))

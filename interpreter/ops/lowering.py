@@ -48,7 +48,7 @@ class Lowering(Protocol):
         """Input `index`'s shape from inference: ints, and symbolic dims (`batch`)."""
 
     def input_dtype(self, index: int) -> np.dtype:
-        """Input `index`'s numpy dtype (int64 for labels and indices)."""
+        """Input `index`'s numpy dtype (the float dtype, or an integer or bool one)."""
 
     def out_shape(self) -> Shape:
         """The node's own output shape from inference."""
@@ -75,6 +75,11 @@ class Lowering(Protocol):
 def floats(b: Lowering, value: Any) -> str:
     """A constant of the network's float dtype (a number or nested lists)."""
     return b.constant(np.asarray(value, dtype=b.dtype), "value")
+
+
+def typed(b: Lowering, value: Any, dtype: Any) -> str:
+    """A constant of `dtype` (an integer input's clip bounds)."""
+    return b.constant(np.asarray(value, dtype=dtype), "value")
 
 
 def ints(b: Lowering, values: Sequence[int]) -> str:

@@ -1,4 +1,8 @@
-"""Elementwise unary math: neg, exp, log, sqrt, pow, abs, clip, reciprocal, erf, identity."""
+"""Elementwise unary math: neg, exp, log, sqrt, pow, abs, clip, reciprocal, erf, identity.
+
+neg, abs, clip and identity take integer tensors too, as their ONNX ops do (identity and
+the shape ops take bool as well): the output has the input's dtype and no gradient.
+"""
 from __future__ import annotations
 
 import math
@@ -7,10 +11,11 @@ from dataclasses import replace
 import numpy as np
 from pydantic import Field, model_validator
 
+from .dtypes import of_first, same_numeric, same_signed
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal, uniform
 from ._builders import default_unary_samples, onnx_node, same_shape, unary_op
-from .lowering import floats, identity
+from .lowering import floats, identity, typed
 from .special import erf, lower_erf
 
 
@@ -22,14 +27,21 @@ def _neg_derivative(a, x, out):
     return -1.0
 
 
+def integer_samples() -> tuple[Sample, ...]:
+    """Integer cases for the contract suites (no gradients to check)."""
+    x = np.array([[7, -7, 0], [3, 2, -4]], dtype=np.int32)
+    return (Sample((x,), name="int32"), Sample((x.astype(np.int64),), name="int64"))
+
+
 NEG = register_op(unary_op(
-    "neg", _neg, _neg_derivative, onnx=onnx_node("Neg"),
-    doc="""Negation.
+    "neg", _neg, _neg_derivative, onnx=onnx_node("Neg"), dtype=same_signed,
+    samples=default_unary_samples() + integer_samples(),
+    doc="""Negation (float or signed integer x, as ONNX's Neg).
 
     out = -x
     dx = -g
     Shape: same as x.""",
-    kinks="none: neg is linear."))
+    kinks="none: neg is linear (the most negative integer wraps to itself, as numpy)."))
 
 
 def _exp(a, x):
@@ -128,8 +140,9 @@ def _abs_derivative(a, x, out):
 
 
 ABS = register_op(unary_op(
-    "abs", _abs, _abs_derivative, onnx=onnx_node("Abs"), avoid=(0.0,),
-    doc="""Absolute value.
+    "abs", _abs, _abs_derivative, onnx=onnx_node("Abs"), avoid=(0.0,), dtype=same_numeric,
+    samples=default_unary_samples(avoid=(0.0,)) + integer_samples(),
+    doc="""Absolute value (of a float or integer x).
 
     out = |x|
     dx = g * sign(x)
@@ -164,8 +177,27 @@ def _clip_derivative(a, x, out):
     return inside
 
 
+def _integer_bounds(a: ClipAttrs, dtype: np.dtype) -> tuple[int, int]:
+    """The bounds for integer x: rounded inward (x >= 2.5 is x >= 3 for integers), and
+    held to the dtype's range (a bound beyond it saturates)."""
+    info = np.iinfo(dtype)
+    low = info.min if a.min is None else min(max(math.ceil(a.min), info.min), info.max)
+    high = info.max if a.max is None else min(max(math.floor(a.max), info.min), info.max)
+    return low, high
+
+
+def _clip_integers(a, x):
+    low, high = _integer_bounds(a, x.dtype)
+    # min(max(x, min), max) as ONNX defines it, so min > max gives max everywhere.
+    return np.minimum(np.maximum(x, x.dtype.type(low)), x.dtype.type(high))
+
+
 def lower_clip(b) -> str:
     a = b.attrs
+    dtype = b.input_dtype(0)
+    if dtype.kind != "f":
+        low, high = _integer_bounds(a, dtype)
+        return b.node("Clip", [b.input(0), typed(b, low, dtype), typed(b, high, dtype)])
     low = floats(b, a.min) if a.min is not None else ""
     high = floats(b, a.max) if a.max is not None else ""
     return b.node("Clip", [b.input(0), low, high])
@@ -173,14 +205,18 @@ def lower_clip(b) -> str:
 
 CLIP = register_op(unary_op(
     "clip", _clip, _clip_derivative, attrs=ClipAttrs, onnx=lower_clip,
+    dtype=same_numeric, integer_fn=_clip_integers,
     samples=tuple(s.__class__(s.inputs, bounds, name=f"{s.name}_{k}") for s, (k, bounds) in zip(
         default_unary_samples(avoid=(-0.5, 0.5)),
         (("both", {"min": -0.5, "max": 0.5}), ("min", {"min": -0.5}), ("max", {"max": 0.5}),
-         ("both", {"min": -0.5, "max": 0.5})))),
+         ("both", {"min": -0.5, "max": 0.5})))) + tuple(
+        s.__class__(s.inputs, bounds, name=f"{s.name}_{k}") for s, (k, bounds) in zip(
+            integer_samples(), (("inward", {"min": -2.5, "max": 4.5}), ("max", {"max": 3})))),
     doc="""Clamp into [min, max] (either bound may be left out).
 
     out = min(max(x, min), max)
     dx = g where min <= x <= max, else 0
+    Integer x: the bounds round inward (min up, max down) and saturate at the dtype's range.
     Shape: same as x.""",
     kinks="at x == min or x == max the gradient passes (1), as torch.clamp."))
 
@@ -265,9 +301,11 @@ IDENTITY = register_op(Op(
     out = x
     dx = g
     Shape: same as x.""",
-    inputs=(Arg("x"),), shape=same_shape, forward=identity_forward, vjp=identity_vjp,
-    onnx=identity,
+    inputs=(Arg("x", kind="any"),), shape=same_shape, forward=identity_forward,
+    vjp=identity_vjp, onnx=identity, dtype=of_first,
     kinks="none: identity is linear.",
     samples=(Sample((normal(3, 4),), name="matrix"), Sample((normal(1, 5),), name="row"),
-             Sample((normal(),), name="scalar"), Sample((normal(2, 3, 2),), name="rank3")),
+             Sample((normal(),), name="scalar"), Sample((normal(2, 3, 2),), name="rank3"),
+             Sample((np.array([[1, -2], [3, 4]], dtype=np.int32),), name="int32"),
+             Sample((np.array([True, False, True]),), name="bool")),
 ))

@@ -19,7 +19,7 @@ pass through it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
@@ -65,6 +65,9 @@ class Arg:
     def label(self) -> str:
         """The name as signatures show it: `xs...` variadic, `weight?` optional."""
         return self.name + ("..." if self.variadic else "?" if self.optional else "")
+    # Whether negative values count back from the end (ONNX's Gather): then the valid
+    # values are [-upper, upper).
+    from_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,11 +123,12 @@ class Output:
 
 class Context:
     """What a rule may know besides its inputs: attrs, node, mode, randomness, state and
-    the network's float dtype.
+    the node's output dtype.
 
     One context exists per node, made when the plan is compiled; the network flips
-    `training` on all of them when its mode changes. `dtype` is for ops with no float
-    input to take it from (constant); every other op keeps its input's dtype.
+    `training` on all of them when its mode changes. `dtype` is for ops with no input to
+    take it from (constant): the network's float, or what the op's dtype rule gives; every
+    other op keeps its input's dtype.
     """
 
     __slots__ = ("attrs", "node", "training", "rng", "state", "dtype")
@@ -142,6 +146,7 @@ class Context:
 
 
 ShapeRule = Callable[[Any, list[Shape]], Shape]
+DtypeRule = Callable[[Any, list[np.dtype]], "np.dtype | None"]
 ForwardRule = Callable[[Context, Sequence[np.ndarray], Sequence[np.ndarray]], tuple[np.ndarray, Any]]
 VjpRule = Callable[[Context, np.ndarray, Any, Sequence[bool]],
                    tuple[Sequence["np.ndarray | None"], Sequence[np.ndarray]]]
@@ -176,6 +181,14 @@ class Op:
     onnx: Callable[..., str] | None = None
     # Outputs besides the node's value, each referenced as `<node id>.<name>`.
     outputs: tuple[Output, ...] = ()
+    # How the output dtype follows from the inputs' (ops/dtypes.py). None: the op gives the
+    # network's float, and its arguments' kinds say what it takes. With a rule, its "any"
+    # arguments take integer (and bool) tensors too, as the rule allows.
+    dtype: DtypeRule | None = None
+    # The forward for an integer output, where integer semantics differ from the float
+    # formula (div truncates). The plan picks it once per node (`for_output`), so the float
+    # path carries no dtype test. No vjp: integer values are never differentiated.
+    integer_forward: ForwardRule | None = None
 
     def arity(self) -> tuple[int, int | None]:
         """(fewest, most) inputs; most is None for a variadic op. Optional arguments are
@@ -234,9 +247,9 @@ def register_op(op: Op) -> Op:
                                 "op with no variadic argument")
     if not (isinstance(op.attrs, type) and issubclass(op.attrs, BaseModel)):
         raise RegistrationError(f"op '{op.name}': attrs must be a pydantic model class")
-    for rule in ("shape", "forward", "vjp", "onnx"):
-        if not callable(getattr(op, rule)) and not (rule in ("vjp", "onnx")
-                                                    and getattr(op, rule) is None):
+    for rule in ("shape", "forward", "vjp", "onnx", "dtype", "integer_forward"):
+        optional = rule not in ("shape", "forward")
+        if not callable(getattr(op, rule)) and not (optional and getattr(op, rule) is None):
             raise RegistrationError(f"op '{op.name}': {rule} rule is not callable")
     outputs = [o.name for o in op.outputs]
     if (len(set(outputs)) != len(outputs) or not all(isinstance(o, Output) for o in op.outputs)
@@ -258,6 +271,21 @@ def get_op(name: str) -> Op | None:
 
 def all_ops() -> list[Op]:
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def for_output(op: Op, dtype: np.dtype) -> Op:
+    """The op as a node whose output has `dtype` runs it: with its integer forward for an
+    integer (or bool) output, when it has one."""
+    if op.integer_forward is None or dtype.kind == "f":
+        return op
+    return replace(op, forward=op.integer_forward)
+
+
+def output_dtype(op: Op, attrs: Any, dtypes: list[np.dtype], float_dtype: np.dtype
+                 ) -> np.dtype:
+    """The dtype of an op's output on inputs of `dtypes` (DtypeError for a mix it refuses)."""
+    dtype = op.dtype(attrs, dtypes) if op.dtype is not None else None
+    return float_dtype if dtype is None else np.dtype(dtype)
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

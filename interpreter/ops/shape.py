@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from ..core.dims import Sym, format_shape, is_known, product
 from ..core.errors import ShapeError
 from .lowering import ints
+from .dtypes import of_first, same_any
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal
 
@@ -71,12 +72,13 @@ RESHAPE = register_op(Op(
     out = x viewed with shape attrs.shape
     dx = g reshaped to x's shape
     Shape: attrs.shape, -1 inferred from x's element count (symbolic dims allowed).""",
-    inputs=(Arg("x"),), attrs=ReshapeAttrs,
+    inputs=(Arg("x", kind="any"),), dtype=of_first, attrs=ReshapeAttrs,
     shape=reshape_shape, forward=reshape_forward, vjp=reshape_vjp, onnx=lower_reshape,
     kinks="none: reshape is linear.",
     samples=(Sample((normal(4, 6),), {"shape": [-1, 3, 2]}, name="infer"),
              Sample((normal(2, 3, 4),), {"shape": [6, 4]}, name="merge"),
-             Sample((normal(6),), {"shape": [1, 6]}, name="add_axis")),
+             Sample((normal(6),), {"shape": [1, 6]}, name="add_axis"),
+             Sample((np.arange(6, dtype=np.int32),), {"shape": [2, 3]}, name="int32")),
 ))
 
 
@@ -129,12 +131,13 @@ FLATTEN = register_op(Op(
     out = x reshaped to x.shape[:start] + (prod(x.shape[start:end+1]),) + x.shape[end+1:]
     dx = g reshaped to x's shape
     Shape: the merged axes become their product.""",
-    inputs=(Arg("x"),), attrs=FlattenAttrs,
+    inputs=(Arg("x", kind="any"),), dtype=of_first, attrs=FlattenAttrs,
     shape=flatten_shape, forward=flatten_forward, vjp=reshape_vjp, onnx=lower_flatten,
     kinks="none: flatten is linear.",
     samples=(Sample((normal(2, 3, 2, 2),), name="batch"),
              Sample((normal(2, 3, 4),), {"start_axis": 0, "end_axis": 1}, name="leading"),
-             Sample((normal(1, 5),), name="already_flat")),
+             Sample((normal(1, 5),), name="already_flat"),
+             Sample((np.arange(12).reshape(2, 3, 2),), name="int64")),
 ))
 
 
@@ -177,13 +180,14 @@ TRANSPOSE = register_op(Op(
     out = x.transpose(perm)
     dx = g.transpose(inverse of perm)
     Shape: x's dims in the order perm gives (reversed when perm is null).""",
-    inputs=(Arg("x"),), attrs=TransposeAttrs,
+    inputs=(Arg("x", kind="any"),), dtype=of_first, attrs=TransposeAttrs,
     shape=transpose_shape, forward=transpose_forward, vjp=transpose_vjp,
     onnx=lower_transpose,
     kinks="none: transpose is linear.",
     samples=(Sample((normal(3, 4),), name="matrix"),
              Sample((normal(2, 3, 4),), {"perm": [0, 2, 1]}, name="batched"),
-             Sample((normal(2, 3, 4),), {"perm": [-1, 0, 1]}, name="negative")),
+             Sample((normal(2, 3, 4),), {"perm": [-1, 0, 1]}, name="negative"),
+             Sample((np.array([[True, False, True], [False, False, True]]),), name="bool")),
 ))
 
 
@@ -232,12 +236,14 @@ CONCAT = register_op(Op(
     out = concatenate(xs, axis)
     dxs[i] = the slice of g that xs[i] filled
     Shape: xs agree on every axis but `axis`, whose sizes add up.""",
-    inputs=(Arg("xs", variadic=True),), attrs=ConcatAttrs,
+    inputs=(Arg("xs", variadic=True, kind="any"),), dtype=same_any, attrs=ConcatAttrs,
     shape=concat_shape, forward=concat_forward, vjp=concat_vjp, onnx=lower_concat,
     kinks="none: concat is linear.",
     samples=(Sample((normal(2, 3), normal(2, 1), normal(2, 2)), {"axis": 1}, name="features"),
              Sample((normal(1, 3), normal(2, 3)), {"axis": 0}, name="rows"),
-             Sample((normal(2, 2),), {"axis": -1}, name="single")),
+             Sample((normal(2, 2),), {"axis": -1}, name="single"),
+             Sample((np.arange(4).reshape(2, 2), np.arange(2).reshape(2, 1)), {"axis": 1},
+                    name="int64")),
 ))
 
 
@@ -307,11 +313,13 @@ SLICE = register_op(Op(
     out = x[..., start:stop:step, ...]
     dx = zeros with g placed at the sliced positions
     Shape: x with the sliced axis shortened to the slice's length.""",
-    inputs=(Arg("x"),), attrs=SliceAttrs,
+    inputs=(Arg("x", kind="any"),), dtype=of_first, attrs=SliceAttrs,
     shape=slice_shape, forward=slice_forward, vjp=slice_vjp, onnx=lower_slice,
     kinks="none: slice is linear.",
     samples=(Sample((normal(4, 6),), {"axis": 1, "start": 1, "stop": 5}, name="middle"),
              Sample((normal(4, 6),), {"axis": -1, "start": -3}, name="negative"),
              Sample((normal(5, 3),), {"axis": 0, "step": 2}, name="strided"),
-             Sample((normal(2, 3, 4),), {"axis": 2, "stop": 1}, name="first")),
+             Sample((normal(2, 3, 4),), {"axis": 2, "stop": 1}, name="first"),
+             Sample((np.arange(10, dtype=np.int32),), {"axis": 0, "start": 2, "step": 3},
+                    name="int32")),
 ))

@@ -1,12 +1,13 @@
 """Check mode: what every rule returns is checked the moment it returns.
 
 The generated code of check mode calls the monitor after each forward rule (`value`) and
-each vjp (`grads`). Values must be numpy arrays of the shape the node's shape rule
-promised and the network's dtype; gradients must have exactly their input's (or
-parameter's) shape and dtype; everything must be finite. A failure names the node: an op
-that breaks its contract is an internal error, and non-finite numbers stop the run with a
-`TrainingError` located at the first node that produced them (its inputs and parameters
-were checked finite before it ran).
+each vjp (`grads`). Values must be numpy arrays of the shape the node's shape rule promised
+and the dtype inference gave (the network's float, or what the op's dtype rule gives);
+gradients must have exactly their input's (or parameter's) shape and dtype; every float
+must be finite (integers always are). A failure names the node: an op that breaks its
+contract is an internal error, and non-finite numbers stop the run with a `TrainingError`
+located at the first node that produced them (its inputs and parameters were checked
+finite before it ran).
 """
 from __future__ import annotations
 
@@ -94,8 +95,9 @@ class Monitor:
             raise InternalError(f"{_where(step)}: {what} returned {type(out).__name__}, not "
                                 "a numpy array")
         if out.dtype != expected.dtype:
-            promised = ("the network computes in" if slot == step.out
-                        else "its output rule promised")
+            promised = ("its output rule promised" if slot != step.out
+                        else "the network computes in" if expected.dtype.kind == "f"
+                        else "its dtype rule promised")
             raise InternalError(f"{_where(step)}: {what} returned {out.dtype}, but "
                                 f"{promised} {expected.dtype}")
         shape = self._expected_shape(slot)

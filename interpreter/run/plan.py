@@ -17,7 +17,7 @@ import numpy as np
 from ..check.analysis import Analysis
 from ..check.coverage import further_output_message
 from ..core.errors import FeedError, InternalError
-from ..ops.registry import Context, Op, Output
+from ..ops.registry import Context, Op, Output, for_output
 from .parameters import Parameters, ParamInfo, declare_parameters, initialize, reseed
 
 
@@ -74,7 +74,7 @@ class Plan:
     def __init__(self, slots: list[str], input_names: list[str], steps: list[Step],
                  params: Parameters, infos: list[ParamInfo], state: dict[str, np.ndarray],
                  outputs: list[str], loss: str | None, dtype: np.dtype,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, integral: frozenset[int] = frozenset()) -> None:
         self.slots = slots  # slot -> name
         self.index = {name: slot for slot, name in enumerate(slots)}
         self.input_names = input_names  # graph inputs; their slots are 0..len-1
@@ -86,6 +86,9 @@ class Plan:
         self.loss = loss
         self.dtype = dtype
         self.rng = rng
+        # Slots holding integer or bool values: never differentiated, so a gradient flow
+        # stops there (an integer power's float exponent gets none through it).
+        self.integral = integral
         self.training = True
         self._flows: dict[frozenset[int], Flow] = {}
 
@@ -145,13 +148,13 @@ class Plan:
         if self.loss is None:
             raise InternalError("a backward pass needs a loss")
         # Forward: does a slot's value depend differentiably on a parameter or a wanted input?
-        requires = set(wanted)
+        requires = set(wanted) - self.integral
         needs: dict[int, tuple[bool, ...]] = {}
         for step in self.steps:
             step_needs = tuple(slot in requires and differentiable
                                for slot, differentiable in zip(step.ins, step.differentiable))
             needs[step.index] = step_needs
-            if step.param_ids or any(step_needs):
+            if (step.param_ids or any(step_needs)) and step.out not in self.integral:
                 requires.add(step.out)
         # Backward: a step runs when its output receives a gradient and it has somewhere to
         # send it; it then writes gradients only for the inputs it needs.
@@ -237,20 +240,23 @@ def build_plan(analysis: Analysis, seed: int) -> Plan:
     state: dict[str, np.ndarray] = {}
     steps: list[Step] = []
     for node in nodes:
-        op = node.op
-        assert op is not None
+        assert node.op is not None
+        out_dtype = types.values[node.id].dtype
+        op = for_output(node.op, out_dtype)
         node_state = {s.name: np.zeros(types.state[node.id][s.name], dtype=dtype)
                       for s in op.active_state(node.attrs)}
         for local, array in node_state.items():
             state[f"{node.id}.{local}"] = array
-        ctx = Context(node.attrs, node.id, True, rng, node_state, dtype)
+        ctx = Context(node.attrs, node.id, True, rng, node_state, out_dtype)
         extras = tuple((index[f"{node.id}.{o.name}"], o) for o in op.outputs
                        if f"{node.id}.{o.name}" in index)
         steps.append(Step(len(steps), node.id, op, ctx,
                           tuple(index[ref] for ref in node.spec.inputs), index[node.id],
                           ids[node.id], extras))
+    integral = frozenset(slot for slot, name in enumerate(slots)
+                         if name in types.values and types.values[name].dtype.kind != "f")
     plan = Plan(slots, list(spec.inputs), steps, params, infos, state, list(spec.outputs),
-                spec.loss, dtype, rng)
+                spec.loss, dtype, rng, integral)
     plan.initialize(seed)
     return plan
 
