@@ -277,7 +277,13 @@ outputs: [c]
      "channel axis is the symbol 'ch' (shape (batch, ch, 8, 8)); set attrs.in_channels"),
     ("{id: c, op: max_pool2d, inputs: [X], attrs: {kernel_size: 2, padding: 2}}",
      "[batch, 3, 8, 8]", "s.yaml:6:49: node 'c' (max_pool2d): attrs: padding (2, 2) must be "
-     "at most half of kernel_size (2, 2)"),
+     "less than kernel_size (2, 2) on every side"),
+    ("{id: c, op: avg_pool1d, inputs: [X], attrs: {kernel_size: 2, padding: [1, 0, 1]}}",
+     "[batch, 3, 8]", "s.yaml:6:75: node 'c' (avg_pool1d): attrs.padding: takes 1 value "
+     "(each axis's, on both sides) or 2 (every axis's begin, then every axis's end), not 3"),
+    ("{id: c, op: max_pool3d, inputs: [X], attrs: {kernel_size: 2}}", "[batch, 3, 8, 8]",
+     "s.yaml:6:38: node 'c' (max_pool3d): X must have 5 axes (N, C, D, H, W), but its shape "
+     "is (batch, 3, 8, 8)"),
     ("{id: c, op: avg_pool2d, inputs: [X], attrs: {kernel_size: 2, stride: 0}}",
      "[batch, 3, 8, 8]", "s.yaml:6:74: node 'c' (avg_pool2d): attrs.stride: input should be "
      "greater than or equal to 1"),
