@@ -203,6 +203,21 @@ CASES = {
     "AveragePool_dilated": one_node("AveragePool", [("x", [1, 2, 7, 7])], opset=19,
                                     kernel_shape=[2, 2], dilations=[2, 2], pads=[1, 1, 1, 1],
                                     count_include_pad=1),
+    "MaxPool_1d": one_node("MaxPool", [("x", [2, 3, 9])], kernel_shape=[3], strides=[2],
+                           pads=[2, 1], ceil_mode=1),
+    "AveragePool_1d_same_lower": one_node("AveragePool", [("x", [2, 3, 8])], kernel_shape=[4],
+                                          auto_pad="SAME_LOWER"),
+    "MaxPool_3d": one_node("MaxPool", [("x", [1, 2, 4, 5, 6])], kernel_shape=[2, 3, 2],
+                           strides=[1, 2, 2], pads=[1, 0, 1, 0, 2, 1]),
+    "AveragePool_3d": one_node("AveragePool", [("x", [1, 2, 4, 5, 6])], kernel_shape=[3, 3, 3],
+                               strides=[2, 2, 2], pads=[2, 1, 0, 1, 2, 2], count_include_pad=1,
+                               ceil_mode=1),
+    "MaxPool_same_upper_odd": one_node("MaxPool", [("x", [1, 2, 6, 7])], kernel_shape=[2, 2],
+                                       strides=[1, 1], auto_pad="SAME_UPPER"),
+    "AveragePool_large_pads": one_node("AveragePool", [("x", [1, 2, 6, 6])],
+                                       kernel_shape=[3, 3], strides=[2, 1], pads=[2, 2, 0, 1]),
+    "GlobalMaxPool_1d": one_node("GlobalMaxPool", [("x", [2, 3, 5])]),
+    "GlobalMaxPool_3d": one_node("GlobalMaxPool", [("x", [2, 3, 2, 3, 4])]),
 }
 
 
@@ -258,11 +273,34 @@ def test_unsupported_attributes_are_listed_together():
         import_model(model)
 
 
-def test_same_padding_is_refused_when_its_total_is_odd():
-    model = one_node("MaxPool", [("x", [1, 1, 6, 6])], kernel_shape=[2, 2], strides=[1, 1],
+def test_conv_same_padding_is_refused_when_its_total_is_odd():
+    model = one_node("Conv", [("x", [1, 1, 6, 6])], [("W", R.normal(size=(1, 1, 2, 2)))],
+                     strides=[1, 1], auto_pad="SAME_LOWER")
+    with pytest.raises(InterpreterError, match=r"node 'conv_0' \(Conv\): pads \[1, 1, 0, 0\]: "
+                       r"only the same padding on both sides is supported"):
+        import_model(model)
+
+
+def test_pool_padding_is_per_side_where_it_differs_and_its_odd_same_cell_goes_as_onnx_says():
+    upper = one_node("MaxPool", [("x", [1, 1, 6, 6])], kernel_shape=[2, 2], strides=[1, 1],
+                     auto_pad="SAME_UPPER")
+    lower = one_node("MaxPool", [("x", [1, 1, 6, 6])], kernel_shape=[2, 2], strides=[1, 1],
                      auto_pad="SAME_LOWER")
-    with pytest.raises(InterpreterError, match=r"node 'maxpool_0' \(MaxPool\): auto_pad="
-                       r"SAME_LOWER pads 1 in all along a spatial axis of size 6: only an even"):
+    assert import_model(upper).spec["nodes"][0]["attrs"] == {"kernel_size": 2, "stride": 1,
+                                                     "padding": [0, 0, 1, 1]}
+    assert import_model(lower).spec["nodes"][0]["attrs"] == {"kernel_size": 2, "stride": 1,
+                                                     "padding": [1, 1, 0, 0]}
+    same = one_node("AveragePool", [("x", [1, 1, 9])], kernel_shape=[3], pads=[1, 1])
+    # ONNX's strides default to 1, ours to the kernel: kept.
+    assert import_model(same).spec["nodes"][0]["attrs"] == {"kernel_size": 3, "stride": 1,
+                                                            "padding": 1,
+                                                            "count_include_pad": False}
+
+
+def test_pool_pads_as_large_as_the_kernel_are_refused():
+    model = one_node("MaxPool", [("x", [1, 1, 6, 6])], kernel_shape=[2, 2], pads=[0, 2, 0, 0])
+    with pytest.raises(InterpreterError, match=r"node 'maxpool_0' \(MaxPool\): pads \[0, 2, "
+                       r"0, 0\] as large as the kernel \[2, 2\] are not supported"):
         import_model(model)
 
 

@@ -511,32 +511,30 @@ def _start(value: np.ndarray) -> Any:
 
 
 def _concise(op: str, attrs: dict[str, Any]) -> dict[str, Any]:
-    """The attrs as a person writes them: defaults left out, a square pair as one int, a
-    pool's stride left out where it is the kernel (its default)."""
+    """The attrs as a person writes them: defaults left out, sizes the same on every axis
+    (and side) as one int, a pool's stride left out where it is the kernel (its default)."""
     from ..ops.registry import get_op
 
     fields = get_op(op).attrs.model_fields
     kept = {}
     for key, value in attrs.items():
-        if isinstance(value, list) and len(value) == 2 and value[0] == value[1] \
+        if isinstance(value, list) and value and len(set(value)) == 1 \
                 and key in ("kernel_size", "stride", "padding", "dilation"):
             value = value[0]
         default = fields[key].default if key in fields else None
         if key in fields and not fields[key].is_required() and _same(value, default):
             continue
-        if key == "stride" and op.endswith("pool2d") and _same(value, attrs["kernel_size"]):
+        if key == "stride" and re.search(r"pool\dd$", op) and _same(value,
+                                                                   attrs["kernel_size"]):
             continue
         kept[key] = value
-    if "kernel_size" in kept and isinstance(kept["kernel_size"], list) \
-            and kept["kernel_size"][0] == kept["kernel_size"][1]:
-        kept["kernel_size"] = kept["kernel_size"][0]
     return kept
 
 
 def _same(value: Any, default: Any) -> bool:
-    if isinstance(default, (list, tuple)) and len(default) == 2 and isinstance(value, int) \
+    if isinstance(default, (list, tuple)) and isinstance(value, int) \
             and not isinstance(value, bool):
-        value = [value, value]
+        value = [value] * len(default)
     if isinstance(default, tuple):
         default = list(default)
     return value == default and type(value) is type(default) or (

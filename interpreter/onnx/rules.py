@@ -7,8 +7,8 @@ A rule reads its node through a `NodeContext` (`n.attr`, `n.input`, `n.constant`
 away: its output is its first input (Identity).
 
 Only exact mappings are here: where an attribute changes the semantics in a way no op of
-ours expresses (auto_pad SAME_* with odd total padding, 3-D pooling, a second output), the
-rule refuses.
+ours expresses (a Conv's padding that differs by side, 3-D convolution, a second output),
+the rule refuses.
 """
 from __future__ import annotations
 
@@ -364,9 +364,10 @@ def reduction(n):
 
 @rule("GlobalMaxPool")
 def global_max_pool(n):
-    if n.rank(0) != 4:
-        raise Unsupported(f"rank {n.rank(0)}: only 2-D (NCHW) is supported")
-    return "global_max_pool2d", [n.input(0)], {}, {}
+    rank = n.rank(0)
+    if rank not in (3, 4, 5):
+        raise Unsupported(f"rank {rank}: only 1-, 2- and 3-D (N, C, ...) are supported")
+    return f"global_max_pool{rank - 2}d", [n.input(0)], {}, {}
 
 
 @rule("GlobalAveragePool")
@@ -378,46 +379,53 @@ def global_average_pool(n):
 # ----- convolution and pooling ---------------------------------------------------------------
 
 def _pads(n, kernel: list[int], stride: list[int], dilation: list[int]) -> list[int]:
+    """ONNX's pads, every axis's begin then every axis's end, from pads or auto_pad."""
+    rank = len(kernel)
     auto_pad = n.attr("auto_pad", "NOTSET")
     if auto_pad == "VALID":
-        return [0, 0]
+        return [0] * (2 * rank)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         return _same_pads(n, auto_pad, kernel, stride, dilation)
     if auto_pad != "NOTSET":
         raise Unsupported(f"auto_pad={auto_pad} is not supported")
-    pads = list(n.attr("pads") or [0, 0, 0, 0])
-    if len(pads) != 4:
-        raise Unsupported(f"pads {pads}: only 2-D (NCHW) is supported")
-    if pads[:2] != pads[2:]:
-        raise Unsupported(f"pads {pads}: only the same padding on both sides is supported")
-    return pads[:2]
+    pads = list(n.attr("pads") or [0] * (2 * rank))
+    if len(pads) != 2 * rank:
+        raise Unsupported(f"pads {pads} for a {rank}-D kernel {kernel}")
+    return pads
 
 
 def _same_pads(n, auto_pad: str, kernel: list[int], stride: list[int],
                dilation: list[int]) -> list[int]:
     """SAME_*: the output is ceil(size / stride), padded by total = (out - 1) stride +
-    (k - 1) dilation + 1 - size; an even total is the same on both sides (ours)."""
+    (k - 1) dilation + 1 - size; an odd total's extra cell goes at the end (UPPER) or the
+    begin (LOWER)."""
     shape = n.shape(0)
     spatial = list(shape[2:]) if shape is not None else []
-    if len(spatial) != 2 or not all(isinstance(d, int) and d > 0 for d in spatial):
+    if len(spatial) != len(kernel) or not all(isinstance(d, int) and d > 0 for d in spatial):
         raise Unsupported(f"auto_pad={auto_pad} needs static spatial sizes (got "
                           f"{spatial or 'unknown'})")
-    pads = []
+    begins, ends = [], []
     for size, k, s, d in zip(spatial, kernel, stride, dilation):
-        out = -(-size // s)
-        total = (out - 1) * s + (k - 1) * d + 1 - size
-        if total < 0 or total % 2:
-            raise Unsupported(f"auto_pad={auto_pad} pads {max(total, 0)} in all along a "
-                              f"spatial axis of size {size}: only an even total (the same "
-                              "on both sides) is supported")
-        pads.append(total // 2)
-    return pads
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small = total // 2
+        begins.append(small if auto_pad == "SAME_UPPER" else total - small)
+        ends.append(total - begins[-1])
+    return begins + ends
 
 
-def _pair(n, name: str, default: list[int]) -> list[int]:
+def _symmetric_pads(n, kernel: list[int], stride: list[int], dilation: list[int]) -> list[int]:
+    """Conv's padding: the same on both sides of each axis."""
+    pads = _pads(n, kernel, stride, dilation)
+    rank = len(kernel)
+    if pads[:rank] != pads[rank:]:
+        raise Unsupported(f"pads {pads}: only the same padding on both sides is supported")
+    return pads[:rank]
+
+
+def _ints(n, name: str, default: list[int], rank: int = 2) -> list[int]:
     value = list(n.attr(name) or default)
-    if len(value) != 2:
-        raise Unsupported(f"{name} {value}: only 2-D (NCHW) is supported")
+    if len(value) != rank:
+        raise Unsupported(f"{name} {value}: only {rank}-D is supported")
     return value
 
 
@@ -427,9 +435,9 @@ def conv(n):
     if w.ndim != 4:
         raise Unsupported(f"W has rank {w.ndim}: only 2-D convolution is supported")
     kernel = [int(w.shape[2]), int(w.shape[3])]
-    stride, dilation = _pair(n, "strides", [1, 1]), _pair(n, "dilations", [1, 1])
+    stride, dilation = _ints(n, "strides", [1, 1]), _ints(n, "dilations", [1, 1])
     attrs = {"out_channels": int(w.shape[0]), "kernel_size": kernel, "stride": stride,
-             "padding": _pads(n, kernel, stride, dilation), "dilation": dilation}
+             "padding": _symmetric_pads(n, kernel, stride, dilation), "dilation": dilation}
     if list(n.attr("kernel_shape") or attrs["kernel_size"]) != attrs["kernel_size"]:
         raise Unsupported("kernel_shape disagrees with W")
     group = int(n.attr("group", 1))
@@ -443,14 +451,21 @@ def conv(n):
     return "conv2d", [n.input(0)], attrs, params
 
 
-def _pool_attrs(n) -> dict[str, Any]:
-    kernel = _pair(n, "kernel_shape", [])
-    stride, dilation = _pair(n, "strides", [1, 1]), _pair(n, "dilations", [1, 1])
-    padding = _pads(n, kernel, stride, dilation)
-    if any(2 * p > k for p, k in zip(padding, kernel)):
-        raise Unsupported(f"pads {padding} over half the kernel {kernel} are not supported")
-    return {"kernel_size": kernel, "stride": stride, "padding": padding, "dilation": dilation,
-            "ceil_mode": bool(int(n.attr("ceil_mode", 0)))}
+def _pool_attrs(n) -> tuple[int, dict[str, Any]]:
+    """The pool's rank (spatial axes) and its attrs."""
+    kernel = list(n.attr("kernel_shape") or [])
+    rank = len(kernel)
+    if rank not in (1, 2, 3):
+        raise Unsupported(f"kernel_shape {kernel}: only 1-, 2- and 3-D are supported")
+    stride = _ints(n, "strides", [1] * rank, rank)
+    dilation = _ints(n, "dilations", [1] * rank, rank)
+    pads = _pads(n, kernel, stride, dilation)
+    if any(p >= k for p, k in zip(pads, kernel * 2)):
+        raise Unsupported(f"pads {pads} as large as the kernel {kernel} are not supported "
+                          "(nor by onnxruntime)")
+    padding = pads[:rank] if pads[:rank] == pads[rank:] else pads
+    return rank, {"kernel_size": kernel, "stride": stride, "padding": padding,
+                  "dilation": dilation, "ceil_mode": bool(int(n.attr("ceil_mode", 0)))}
 
 
 @rule("MaxPool")
@@ -459,14 +474,15 @@ def max_pool(n):
         raise Unsupported("the Indices output is not supported")
     if int(n.attr("storage_order", 0)):
         raise Unsupported("storage_order=1 is not supported")
-    return "max_pool2d", [n.input(0)], _pool_attrs(n), {}
+    rank, attrs = _pool_attrs(n)
+    return f"max_pool{rank}d", [n.input(0)], attrs, {}
 
 
 @rule("AveragePool")
 def average_pool(n):
-    attrs = _pool_attrs(n)
+    rank, attrs = _pool_attrs(n)
     attrs["count_include_pad"] = bool(n.attr("count_include_pad", 0))
-    return "avg_pool2d", [n.input(0)], attrs, {}
+    return f"avg_pool{rank}d", [n.input(0)], attrs, {}
 
 
 # ----- normalisation -------------------------------------------------------------------------

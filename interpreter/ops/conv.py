@@ -1,125 +1,21 @@
 """2-D convolution over NCHW tensors (PyTorch's conv2d), by im2col and one matrix product.
 
-Also the window machinery the pooling ops share: sizes as int-or-pair attrs, the output
-size formula, a strided window view (im2col without a Python loop) and col2im.
+The windows (a strided view, col2im) are windows.py's, shared with pooling.
 """
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 from pydantic import Field, model_validator
 
-from ..core.dims import Dim, format_shape, is_known
+from ..core.dims import format_shape, is_known
 from ..core.errors import ShapeError
 from ..core.fieldtypes import PadPair, SizePair
 from .initializers import TORCH_BIAS, TORCH_WEIGHT, fans_out_in
 from .lowering import ints
 from .registry import Arg, Attrs, Op, ParamDef, register_op
 from .samples import Sample, normal
-
-
-
-
-def out_size(size: Dim, kernel: int, stride: int, padding: int, dilation: int) -> Dim:
-    """floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1, symbolic or not."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def check_rank(x: tuple) -> None:
-    if len(x) != 4:
-        raise ShapeError(f"X must have 4 axes (N, C, H, W), but its shape is "
-                         f"{format_shape(x)}", arg=0)
-
-
-def window_shape(x: tuple, kernel, stride, padding, dilation) -> tuple[Dim, Dim]:
-    """Check X is (N, C, H, W) and every window fits; return (H_out, W_out)."""
-    check_rank(x)
-    sizes = []
-    for axis, name in ((2, "height"), (3, "width")):
-        k, s, p, d = kernel[axis - 2], stride[axis - 2], padding[axis - 2], dilation[axis - 2]
-        reach = d * (k - 1) + 1
-        if is_known(x[axis]) and x[axis] + 2 * p < reach:
-            raise ShapeError(f"X (shape {format_shape(x)}) is too small: its {name} {x[axis]} "
-                             f"padded by {p} on each side is {x[axis] + 2 * p}, less than the "
-                             f"{reach} the kernel spans (kernel_size {k}, dilation {d})", arg=0)
-        sizes.append(out_size(x[axis], k, s, p, d))
-    return sizes[0], sizes[1]
-
-
-def pad(x: np.ndarray, padding: tuple[int, int], value: float) -> np.ndarray:
-    """X with `padding` rows and columns of `value` on each side (X itself when none)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    n, c, h, w = x.shape
-    # One allocation and one copy: np.pad's general machinery is several times slower.
-    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    xp[:, :, ph:ph + h, pw:pw + w] = x
-    return xp
-
-
-def unpad(xp: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    ph, pw = padding
-    return xp[:, :, ph:xp.shape[2] - ph, pw:xp.shape[3] - pw]
-
-
-def windows(xp: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
-    """A read-only view (N, C, kh, kw, H_out, W_out) of every window, without a copy:
-    view[n, c, i, j, y, x] = xp[n, c, y sh + i dh, x sw + j dw]."""
-    n, c = xp.shape[:2]
-    s_n, s_c, s_h, s_w = xp.strides
-    return as_strided(xp, (n, c, kernel[0], kernel[1], out_hw[0], out_hw[1]),
-                      (s_n, s_c, dilation[0] * s_h, dilation[1] * s_w,
-                       stride[0] * s_h, stride[1] * s_w), writeable=False)
-
-
-def offset_slices(i: int, j: int, stride, dilation, out_hw) -> tuple[slice, slice]:
-    """The pixels kernel offset (i, j) touches, one per output position, as two slices."""
-    top, left = i * dilation[0], j * dilation[1]
-    return (slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
-            slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1]))
-
-
-def col2im(cols: np.ndarray, padded_shape: tuple, stride, dilation) -> np.ndarray:
-    """The adjoint of `windows`: sum cols (N, C, kh, kw, H_out, W_out) back onto the pixels
-    they were read from. Loops over the kh·kw kernel offsets only; within one offset the
-    pixels are distinct, so a strided += is exact even where windows overlap."""
-    kh, kw, ho, wo = cols.shape[2:]
-    gxp = np.zeros(padded_shape, dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows, columns = offset_slices(i, j, stride, dilation, (ho, wo))
-            gxp[:, :, rows, columns] += cols[:, :, i, j]
-    return gxp
-
-
-def lower_pad(b, x: str, padding) -> str:
-    """X with `padding` zeros on each side of H and W (X itself when none)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    return b.node("Pad", [x, ints(b, [0, 0, ph, pw, 0, 0, ph, pw])])
-
-
-def lower_taps(b, xp: str, kernel, stride, dilation, axes: tuple[int, int]) -> list[str]:
-    """One strided Slice of the padded input per kernel offset (i, j), row-major: slice
-    (i, j) holds, at each output position, the pixel that offset reads (as `windows`).
-    Each ends the dilated kernel's remaining reach before the axis end, so the output size
-    follows from the input's, symbolic or not."""
-    taps = []
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            reach = ((kernel[0] - 1 - i) * dilation[0], (kernel[1] - 1 - j) * dilation[1])
-            ends = [-r if r else 2**63 - 1 for r in reach]
-            taps.append(b.node("Slice", [xp, ints(b, [i * dilation[0], j * dilation[1]]),
-                                         ints(b, ends), ints(b, list(axes)),
-                                         ints(b, list(stride))]))
-    return taps
-
-
-def conv_pads(padding) -> list[int]:
-    """ONNX's pads: (begin H, begin W, end H, end W)."""
-    return [padding[0], padding[1], padding[0], padding[1]]
+from .windows import (check_rank, col2im, lower_pad, lower_taps, onnx_pads, pad, unpad,
+                      window_shape, windows)
 
 
 class Conv2dAttrs(Attrs):
@@ -164,7 +60,8 @@ def _in_channels(a: Conv2dAttrs, shapes) -> int:
 
 def conv2d_shape(a: Conv2dAttrs, shapes):
     _in_channels(a, shapes)
-    h_out, w_out = window_shape(shapes[0], a.kernel_size, a.stride, a.padding, a.dilation)
+    h_out, w_out = window_shape(shapes[0], a.kernel_size, a.stride, a.padding, a.padding,
+                                  a.dilation)
     return (shapes[0][0], a.out_channels, h_out, w_out)
 
 
@@ -180,8 +77,9 @@ def conv2d_forward(ctx, xs, ps):
     a = ctx.attrs
     x, w = xs[0], ps[0]
     n, groups = x.shape[0], a.groups
-    h_out, w_out = window_shape(x.shape, a.kernel_size, a.stride, a.padding, a.dilation)
-    xp = pad(x, a.padding, 0.0)
+    h_out, w_out = window_shape(x.shape, a.kernel_size, a.stride, a.padding, a.padding,
+                                  a.dilation)
+    xp = pad(x, a.padding, a.padding, 0.0)
     # im2col: the one big copy of forward. Layout (N, groups, C_in/groups·kh·kw, H_out·W_out)
     # keeps channels-then-taps in W's own order, and puts pixels last so that the product
     # below lands directly in NCHW order: no transpose of the output.
@@ -220,7 +118,7 @@ def conv2d_vjp(ctx, g, saved, needs):
     g_cols = np.matmul(w_groups.swapaxes(-1, -2), g_groups)
     kh, kw = a.kernel_size
     g_cols = g_cols.reshape(n, padded_shape[1], kh, kw, g.shape[2], g.shape[3])
-    gx = unpad(col2im(g_cols, padded_shape, a.stride, a.dilation), a.padding)
+    gx = unpad(col2im(g_cols, padded_shape, a.stride, a.dilation), a.padding, a.padding)
     return (gx,), grads
 
 
@@ -256,13 +154,13 @@ def lower_conv2d(b) -> str:
     bias = [b.param("b")] if a.bias else []
     if b.dtype == np.float32:
         return b.node("Conv", [x, w] + bias, kernel_shape=list(a.kernel_size),
-                      strides=list(a.stride), pads=conv_pads(a.padding),
+                      strides=list(a.stride), pads=onnx_pads(a.padding, a.padding),
                       dilations=list(a.dilation), group=a.groups)
     # onnxruntime has no float64 Conv: im2col as forward does, one Slice per kernel offset
     # and one Einsum, channels last so that Reshape's 0 (copy) can split them into groups.
     groups, c_in = a.groups, _in_channels(a, [b.shape(0)])
     kh, kw = a.kernel_size
-    xt = b.node("Transpose", [lower_pad(b, x, a.padding)], perm=[0, 2, 3, 1])
+    xt = b.node("Transpose", [lower_pad(b, x, a.padding, a.padding)], perm=[0, 2, 3, 1])
     xg = b.node("Reshape", [xt, ints(b, [0, 0, 0, groups, c_in // groups])])
     taps = [b.node("Unsqueeze", [tap, ints(b, [-1])])
             for tap in lower_taps(b, xg, a.kernel_size, a.stride, a.dilation, (1, 2))]

@@ -39,14 +39,25 @@ def _type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
+def _int_list(count: int) -> str:
+    # Long lists by their count, so the attrs table of a 3-D op fits 100 columns.
+    return f"[int × {count}]" if count > 3 else "[" + ", ".join(["int"] * count) + "]"
+
+
 def field_type(field: Any) -> str:
     """An attr's type as a spec writes it: `int`, `int | null`, `'sum' | 'mean'`."""
-    from ..core.fieldtypes import int_to_pair
+    from ..core.fieldtypes import PerAxis
 
-    if any(getattr(m, "func", None) is int_to_pair for m in field.metadata):
-        # Sizes: an int, or a [height, width] pair (null where the field allows it).
-        nullable = type(None) in typing.get_args(field.annotation)
-        return "int | [int, int]" + (" | null" if nullable else "")
+    per_axis = next((m.func for m in field.metadata if isinstance(getattr(m, "func", None),
+                                                                   PerAxis)), None)
+    if per_axis is not None:
+        # Sizes: an int, or a list of one per spatial axis (per side too, for padding).
+        forms = ["int", _int_list(per_axis.rank)]
+        if per_axis.sides:
+            forms.append(_int_list(2 * per_axis.rank))
+        if type(None) in typing.get_args(field.annotation):
+            forms.append("null")
+        return " | ".join(forms)
     return _type_name(field.annotation)
 
 

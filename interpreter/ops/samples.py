@@ -59,6 +59,14 @@ def probabilities(*shape: int) -> Gen:
     return Gen(tuple(shape), "probabilities")
 
 
+def distinct(*shape: int, seed: int) -> np.ndarray:
+    """Values spaced at least 4/size apart, so no max-pool window has a tie (a kink) to
+    straddle."""
+    size = int(np.prod(shape))
+    order = np.random.default_rng(seed).permutation(size)
+    return ((order - size / 2) * (4.0 / size)).reshape(shape)
+
+
 @dataclass(frozen=True)
 class Sample:
     """An input set the contract suite runs the op on."""

@@ -116,6 +116,30 @@ def test_ceil_mode_drops_a_window_that_would_start_past_the_input():
     np.testing.assert_array_equal(ceil[..., :2], floor)
 
 
+def test_per_side_padding_with_ceil_mode_gives_onnxruntime_s_values():
+    # Values from onnxruntime 1.32's AveragePool (count_include_pad 1, ceil_mode 1): padded
+    # only at the end, the last window [3, 4, 0] counts its padding; padded only at the
+    # begin, a third window would start past X and is dropped.
+    x = np.array([[[1.0, 2.0, 3.0, 4.0]]])
+    attrs = {"kernel_size": 3, "stride": 2, "ceil_mode": True}
+    out, _, _ = run("avg_pool1d", x, {**attrs, "padding": [0, 1]})
+    np.testing.assert_allclose(out, [[[6 / 3, 7 / 3]]])
+    out, _, _ = run("avg_pool1d", x, {**attrs, "padding": [1, 0]})
+    np.testing.assert_allclose(out, [[[3 / 3, 9 / 3]]])
+
+
+def test_a_dilated_window_missing_x_gives_the_lowest_float_or_zero_and_no_gradient():
+    # Taps at -1 and 2 of a row of 2: both padding. onnxruntime gives -FLT_MAX and 0.
+    x = image([[5.0, 7.0]])
+    attrs = {"kernel_size": [1, 2], "stride": 1, "dilation": [1, 3], "padding": [0, 1]}
+    out, gx, _ = run("max_pool2d", x, attrs)
+    assert out.shape == (1, 1, 1, 1) and out.item() == np.finfo(np.float64).min
+    np.testing.assert_array_equal(gx, np.zeros_like(x))
+    out, gx, _ = run("avg_pool2d", x, {**attrs, "count_include_pad": False})
+    assert out.item() == 0.0
+    np.testing.assert_array_equal(gx, np.zeros_like(x))
+
+
 def test_global_avg_pool2d_drops_the_spatial_axes():
     x = np.arange(24.0).reshape(2, 3, 2, 2)
     out, gx, _ = run("global_avg_pool2d", x, {})
@@ -142,6 +166,9 @@ CASES = [
     ("avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
     ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
     ("avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+    ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": [0, 1, 2, 0]}),
+    ("avg_pool2d", {"kernel_size": 3, "stride": 1, "padding": [2, 1],
+                    "count_include_pad": False}),
     ("global_avg_pool2d", {}),
 ]
 
@@ -223,6 +250,8 @@ loss: loss
      "(batch, 3, min(h//3, (h - 1)//3) + 1, min(w//3, (w - 1)//3) + 1)"),
     ("{id: c, op: avg_pool2d, inputs: [X], attrs: {kernel_size: 3, stride: 1, ceil_mode: true}}",
      "(batch, 3, h - 2, w - 2)"),
+    ("{id: c, op: max_pool2d, inputs: [X], attrs: {kernel_size: 3, stride: 1, "
+     "padding: [0, 1, 2, 1]}}", "(batch, 3, h, w)"),
     ("{id: c, op: global_avg_pool2d, inputs: [X]}", "(batch, 3)"),
 ])
 def test_symbolic_sizes_flow_through_and_run(node, output):
@@ -277,7 +306,13 @@ outputs: [c]
      "channel axis is the symbol 'ch' (shape (batch, ch, 8, 8)); set attrs.in_channels"),
     ("{id: c, op: max_pool2d, inputs: [X], attrs: {kernel_size: 2, padding: 2}}",
      "[batch, 3, 8, 8]", "s.yaml:6:49: node 'c' (max_pool2d): attrs: padding (2, 2) must be "
-     "at most half of kernel_size (2, 2)"),
+     "less than kernel_size (2, 2) on every side"),
+    ("{id: c, op: avg_pool1d, inputs: [X], attrs: {kernel_size: 2, padding: [1, 0, 1]}}",
+     "[batch, 3, 8]", "s.yaml:6:75: node 'c' (avg_pool1d): attrs.padding: takes 1 value "
+     "(each axis's, on both sides) or 2 (every axis's begin, then every axis's end), not 3"),
+    ("{id: c, op: max_pool3d, inputs: [X], attrs: {kernel_size: 2}}", "[batch, 3, 8, 8]",
+     "s.yaml:6:38: node 'c' (max_pool3d): X must have 5 axes (N, C, D, H, W), but its shape "
+     "is (batch, 3, 8, 8)"),
     ("{id: c, op: avg_pool2d, inputs: [X], attrs: {kernel_size: 2, stride: 0}}",
      "[batch, 3, 8, 8]", "s.yaml:6:74: node 'c' (avg_pool2d): attrs.stride: input should be "
      "greater than or equal to 1"),

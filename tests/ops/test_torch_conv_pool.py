@@ -1,9 +1,11 @@
-"""conv2d and the pooling ops against torch.nn.functional, forward and gradients, float64."""
+"""conv2d and the 1-, 2- and 3-D pooling ops against torch.nn.functional, forward and gradients,
+float64; padding torch does not take (per side, over half the kernel) through F.pad first."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from interpreter.ops.pooling import pool_sizes
 from interpreter.ops.registry import Context, get_op
 
 from ..torch_reference import compare
@@ -17,54 +19,113 @@ def _conv2d(attrs, xs, ps):
                     padding=attrs.padding, dilation=attrs.dilation, groups=attrs.groups)
 
 
-def _max_pool2d(attrs, xs, ps):
-    return F.max_pool2d(xs[0], attrs.kernel_size, stride=attrs.steps, padding=attrs.padding,
-                        dilation=attrs.dilation, ceil_mode=attrs.ceil_mode)
+def _torch_pads(attrs) -> list[int]:
+    """F.pad's list: the last axis first, each as (begin, end)."""
+    pads = []
+    for begin, end in reversed(list(zip(attrs.begins, attrs.ends))):
+        pads += [begin, end]
+    return pads
 
 
-def _avg_pool2d(attrs, xs, ps):
-    if attrs.dilation != (1, 1):
-        return _dilated_avg_pool2d(attrs, xs[0])
-    return F.avg_pool2d(xs[0], attrs.kernel_size, stride=attrs.steps, padding=attrs.padding,
-                        count_include_pad=attrs.count_include_pad, ceil_mode=attrs.ceil_mode)
+def _torch_padding(attrs, x, value):
+    """X and the padding for torch's pool: torch pads the same on both sides, at most half
+    the kernel, so any other padding is applied first by F.pad with `value`."""
+    if attrs.begins == attrs.ends and all(2 * p <= k for p, k in zip(attrs.begins,
+                                                                    attrs.kernel_size)):
+        return x, attrs.begins
+    return F.pad(x, _torch_pads(attrs), value=value), 0
 
 
-def _dilated_avg_pool2d(attrs, x):
-    """torch's avg_pool2d has no dilation: window sums by a depthwise convolution with
-    ones, divided by the count the same convolution finds on a mask (ONNX's definition)."""
+def _ours(attrs, out, x):
+    """torch's output cut to our windows. After F.pad, torch's ceil_mode keeps a last window
+    starting in the end padding, which ours (as torch's own padding, and ONNX) drops; the
+    windows before it are the same."""
+    sizes = pool_sizes(attrs, tuple(x.shape))
+    return out[(slice(None), slice(None)) + tuple(slice(0, n) for n in sizes)]
+
+
+def _max_pool(attrs, xs, ps):
+    pool = getattr(F, f"max_pool{len(attrs.kernel_size)}d")
+    x, padding = _torch_padding(attrs, xs[0], -np.inf)
+    out = pool(x, attrs.kernel_size, stride=attrs.steps, padding=padding,
+               dilation=attrs.dilation, ceil_mode=attrs.ceil_mode)
+    return _ours(attrs, out, xs[0])
+
+
+def _avg_pool(attrs, xs, ps):
+    if set(attrs.dilation) != {1}:
+        return _dilated_avg_pool(attrs, xs[0])
+    pool = getattr(F, f"avg_pool{len(attrs.kernel_size)}d")
+    x, padding = _torch_padding(attrs, xs[0], 0.0)
+    kwargs = {"stride": attrs.steps, "padding": padding, "ceil_mode": attrs.ceil_mode}
+    if padding != 0 or attrs.count_include_pad:
+        out = pool(x, attrs.kernel_size, count_include_pad=attrs.count_include_pad, **kwargs)
+    else:
+        # Padded by F.pad, torch counts the padding: divide by the same means over ones
+        # instead, which count the cells of X.
+        ones, _ = _torch_padding(attrs, torch.ones_like(xs[0]), 0.0)
+        out = pool(x, attrs.kernel_size, **kwargs) / pool(ones, attrs.kernel_size, **kwargs)
+    return _ours(attrs, out, xs[0])
+
+
+def _dilated_avg_pool(attrs, x):
+    """torch's avg_pool has no dilation: window sums by a depthwise convolution with ones,
+    divided by the count the same convolution finds on a mask (ONNX's definition)."""
     assert not attrs.ceil_mode, "no torch reference for dilation with ceil_mode"
-    kwargs = {"stride": attrs.steps, "padding": attrs.padding, "dilation": attrs.dilation}
+    conv = getattr(F, f"conv{len(attrs.kernel_size)}d")
+    kwargs = {"stride": attrs.steps, "dilation": attrs.dilation}
     ones = torch.ones(x.shape[1], 1, *attrs.kernel_size, dtype=x.dtype)
-    sums = F.conv2d(x, ones, groups=x.shape[1], **kwargs)
+    sums = conv(F.pad(x, _torch_pads(attrs)), ones, groups=x.shape[1], **kwargs)
     if attrs.count_include_pad:
-        return sums / (attrs.kernel_size[0] * attrs.kernel_size[1])
-    counts = F.conv2d(torch.ones(1, 1, *x.shape[2:], dtype=x.dtype), ones[:1], **kwargs)
-    return sums / counts
+        return sums / int(np.prod(attrs.kernel_size))
+    mask = F.pad(torch.ones(1, 1, *x.shape[2:], dtype=x.dtype), _torch_pads(attrs))
+    return sums / conv(mask, ones[:1], **kwargs)
 
 
-def _global_avg_pool2d(attrs, xs, ps):
-    return F.adaptive_avg_pool2d(xs[0], 1).flatten(1)
+def _global_avg_pool(attrs, xs, ps):
+    return getattr(F, f"adaptive_avg_pool{xs[0].ndim - 2}d")(xs[0], 1).flatten(1)
 
 
-def _global_max_pool2d(attrs, xs, ps):
-    return F.adaptive_max_pool2d(xs[0], 1)
+def _global_max_pool(attrs, xs, ps):
+    return getattr(F, f"adaptive_max_pool{xs[0].ndim - 2}d")(xs[0], 1)
+
+
+def _matches_torch(op_name: str, sample) -> bool:
+    # A dilated window missing X has no torch value (-inf, or 0 / 0; ours follow
+    # onnxruntime); dilation with ceil_mode has no torch counterpart for average pooling.
+    # The numpy reference and the ONNX export test check both.
+    if sample.name == "window_missing_x":
+        return False
+    return not (op_name.startswith("avg_pool") and sample.attrs.get("dilation")
+                and sample.attrs.get("ceil_mode"))
+
+
+POOLS = [(f"{kind}{rank}d", fn) for rank in (1, 2, 3) for kind, fn in (
+    ("max_pool", _max_pool), ("avg_pool", _avg_pool), ("global_avg_pool", _global_avg_pool),
+    ("global_max_pool", _global_max_pool))]
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("op_name, torch_fn", [
-    ("conv2d", _conv2d),
-    ("max_pool2d", _max_pool2d),
-    ("avg_pool2d", _avg_pool2d),
-    ("global_avg_pool2d", _global_avg_pool2d),
-    ("global_max_pool2d", _global_max_pool2d),
-])
-def test_every_sample_matches_torch(op_name, torch_fn):
+def test_every_conv2d_sample_matches_torch():
+    compare("conv2d", _conv2d, rtol=1e-9)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("op_name, torch_fn", POOLS)
+def test_every_pool_sample_matches_torch(op_name, torch_fn):
     op = get_op(op_name)
-    # Dilation with ceil_mode has no torch counterpart for average pooling: the numpy
-    # reference and the ONNX export test check it.
-    samples = [i for i, s in enumerate(op.samples) if not (
-        op_name == "avg_pool2d" and s.attrs.get("dilation") and s.attrs.get("ceil_mode"))]
+    samples = [i for i, s in enumerate(op.samples) if _matches_torch(op_name, s)]
     compare(op_name, torch_fn, rtol=1e-9, samples=samples)
+
+
+@pytest.mark.parametrize("op_name", [f"{kind}{rank}d" for kind in ("max_pool", "avg_pool")
+                                     for rank in (1, 2, 3)])
+def test_the_pool_samples_cover_per_side_padding_and_more_than_torch_takes(op_name):
+    op = get_op(op_name)
+    attrs = [op.attrs.model_validate(s.attrs) for s in op.samples]
+    assert any(a.begins != a.ends for a in attrs)
+    if not op_name.endswith("3d"):  # 3-D keeps its samples small
+        assert any(2 * p > k for a in attrs for p, k in zip(a.padding, a.kernel_size * 2))
 
 
 @pytest.mark.torch
@@ -82,6 +143,7 @@ def test_the_samples_cover_every_conv2d_attr():
     {"kernel_size": 2, "stride": 1, "dilation": 2},
     {"kernel_size": 2, "ceil_mode": True},
     {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 2, "padding": [0, 1, 2, 0], "ceil_mode": True},
 ])
 def test_max_pool_ties_are_broken_as_torch_breaks_them(attrs):
     # Values from {0, 1}: nearly every window holds a tie.
@@ -92,7 +154,7 @@ def test_max_pool_ties_are_broken_as_torch_breaks_them(attrs):
     g = np.random.default_rng(1).normal(size=out.shape)
     (gx,), _ = op.vjp(ctx, g, saved, (True,))
     t_x = torch.tensor(x, requires_grad=True)
-    t_out = _max_pool2d(ctx.attrs, [t_x], [])
+    t_out = _max_pool(ctx.attrs, [t_x], [])
     t_out.backward(torch.tensor(g))
     np.testing.assert_array_equal(out, t_out.detach().numpy())
     # Overlapping windows sum in another order than torch's: equal up to rounding, while a
