@@ -96,7 +96,11 @@ def test_one_node_graph_matches_predict(op, sample, dtype):
         if value.dtype.kind == "f":
             assert_close(got[name], value, dtype, f"{op.name}[{sample.name}] {name}")
         else:
-            assert got[name].dtype == value.dtype and np.array_equal(got[name], value), name
+            # -1 marks a max pool window with no cell of X, which onnxruntime leaves
+            # undefined (onnx's reference says -1).
+            got_value = np.where(value == -1, -1, got[name]) if name == "node.indices" \
+                else got[name]
+            assert got_value.dtype == value.dtype and np.array_equal(got_value, value), name
 
 
 # ----- the specs ----------------------------------------------------------------------------

@@ -267,10 +267,25 @@ def test_unsupported_ops_are_listed_together():
 
 
 def test_unsupported_attributes_are_listed_together():
-    model = one_node("MaxPool", [("x", [1, 1, 5, 5])], kernel_shape=[2, 2], storage_order=1)
-    with pytest.raises(InterpreterError, match=r"node 'maxpool_0' \(MaxPool\): storage_order=1 "
-                       "is not supported"):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    nodes = [helper.make_node("Softmax", ["x"], ["a"], name="first", axis=0),
+             helper.make_node("Reshape", ["a", "shape"], ["a4"]),
+             helper.make_node("Conv", ["a4", "w"], ["b"], name="second", pads=[1, 0, 0, 0]),
+             helper.make_node("LogSoftmax", ["x"], ["y"], name="third", axis=0)]
+    graph = helper.make_graph(
+        nodes, "two", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3]),
+                            helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 1, 1, 1])],
+        [numpy_helper.from_array(np.ones((1, 1, 2, 3), np.float32), "w"),
+         numpy_helper.from_array(np.array([1, 1, 2, 3], np.int64), "shape")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    with pytest.raises(InterpreterError) as info:
         import_model(model)
+    message = str(info.value)
+    assert "3 problems" in message, message
+    assert "node 'first' (Softmax): axis=0 before opset 13" in message
+    assert "node 'second' (Conv): pads [1, 0, 0, 0]: only the same padding on both sides" \
+        in message
+    assert "node 'third' (LogSoftmax): axis=0 before opset 13" in message
 
 
 def test_conv_same_padding_is_refused_when_its_total_is_odd():

@@ -88,17 +88,18 @@ class NodeLowering:
         return self._exporter.initializer(self._exporter.fresh(f"{self.node_id}/{name}"),
                                           array)
 
-    def node(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
+    def node(self, op_type: str, inputs: Sequence[str], outputs: int = 1,
+             **attrs: Any) -> Any:
         helper = self._exporter.onnx.helper
         inputs = list(inputs)
         while inputs and inputs[-1] == "":
             inputs.pop()  # an omitted optional input at the end is left out
-        output = self._exporter.fresh(f"{self.node_id}/{op_type}")
+        names = [self._exporter.fresh(f"{self.node_id}/{op_type}") for _ in range(outputs)]
         converted = {key: self._attribute(value) for key, value in attrs.items()}
-        self.nodes.append(helper.make_node(op_type, inputs, [output],
+        self.nodes.append(helper.make_node(op_type, inputs, names,
                                            name=self._exporter.fresh(f"{self.node_id}:{op_type}"),
                                            **converted))
-        return output
+        return names[0] if outputs == 1 else tuple(names)
 
     def require(self, opset: int, what: str) -> None:
         if self.opset < opset:

@@ -470,11 +470,10 @@ def _pool_attrs(n) -> tuple[int, dict[str, Any]]:
 
 @rule("MaxPool")
 def max_pool(n):
-    if len([o for o in n.proto.output if o]) > 1:
-        raise Unsupported("the Indices output is not supported")
-    if int(n.attr("storage_order", 0)):
-        raise Unsupported("storage_order=1 is not supported")
     rank, attrs = _pool_attrs(n)
+    if int(n.attr("storage_order", 0)):  # only the Indices output depends on it
+        attrs["storage_order"] = "column_major"
+    n.further[1] = "indices"
     return f"max_pool{rank}d", [n.input(0)], attrs, {}
 
 

@@ -64,9 +64,11 @@ class Lowering(Protocol):
         """A constant tensor (an initializer): `value` as an array of `dtype` (default:
         the value's own dtype for arrays, the float dtype for Python numbers)."""
 
-    def node(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
-        """Emit one ONNX node of the default domain with one output; returns its name.
-        An empty string in `inputs` skips an optional input."""
+    def node(self, op_type: str, inputs: Sequence[str], outputs: int = 1,
+             **attrs: Any) -> Any:
+        """Emit one ONNX node of the default domain; returns its output's name, or a tuple
+        of `outputs` names when it has several (MaxPool's Y and Indices). An empty string
+        in `inputs` skips an optional input."""
 
     def require(self, opset: int, what: str) -> None:
         """Raise CannotLower unless the export's opset is at least `opset`."""

@@ -2,18 +2,28 @@
 set of rules, registered once per rank."""
 from __future__ import annotations
 
+import math
+from typing import Any, Literal
+
 import numpy as np
+from pydantic import Field
 
 from .pooling import (PoolAttrs, layouts, lower_pads, pad_windows, pool_attrs, pool_shape,
                       pool_sizes, reference_pool, scatter, tap_counts, tiled, tiled_taps,
                       tiled_zeros)
-from .registry import Arg, Op, register_op
+from .registry import Arg, Op, Output, register_op
+from .dtypes import same_numeric
+from .lowering import CannotLower
 from .samples import Sample, distinct
 from .windows import windows
 
-ATTRS = {rank: pool_attrs(f"MaxPool{rank}dAttrs", rank, f"max_pool{rank}d's attrs: the "
-                          "window's alone (padding is -inf, so there is nothing to count).")
-         for rank in (1, 2, 3)}
+ATTRS = {rank: pool_attrs(
+    f"MaxPool{rank}dAttrs", rank, f"max_pool{rank}d's attrs: the window's (padding is -inf, "
+    "so there is nothing to count), and how the indices output flattens a position.",
+    storage_order=(Literal["row_major", "column_major"], Field(
+        "row_major", description="How the further output `indices` numbers the cells of "
+        "X (ONNX's storage_order): row-major (C order) or column-major; the pooled value "
+        "does not depend on it."))) for rank in (1, 2, 3)}
 
 
 def _tiled_forward(x: np.ndarray, a: PoolAttrs, out_sizes: tuple):
@@ -48,13 +58,18 @@ def _empty_windows(a: PoolAttrs, x_shape: tuple, out_sizes: tuple) -> np.ndarray
     return empty if empty.any() else None
 
 
+def _lowest(dtype: np.dtype):
+    """The padding no value beats: -inf, or an integer dtype's minimum."""
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
 def max_pool_forward(ctx, xs, ps):
     a = ctx.attrs
     x = xs[0]
     out_sizes = pool_sizes(a, x.shape)
     if tiled(a):
         return _tiled_forward(x, a, out_sizes)
-    xp = pad_windows(x, a, out_sizes, -np.inf)
+    xp = pad_windows(x, a, out_sizes, _lowest(x.dtype))
     # One copy, (N, C, taps, *out): the max over axis 2 then runs over contiguous slabs,
     # far faster than numpy's reductions over a strided view's inner axes.
     taps = windows(xp, a.kernel_size, a.steps, a.dilation, out_sizes).reshape(
@@ -64,7 +79,7 @@ def max_pool_forward(ctx, xs, ps):
     if empty is not None:
         # As onnxruntime: the float's lowest finite value, which no tap (all -inf) equals,
         # so backward gives such a window's g to no one.
-        out[:, :, empty] = np.finfo(x.dtype).min
+        out[:, :, empty] = np.finfo(x.dtype).min if x.dtype.kind == "f" else _lowest(x.dtype)
     return out, (taps, out, x.shape, xp.shape)
 
 
@@ -87,6 +102,33 @@ def max_pool_vjp(ctx, g, saved, needs):
     return (scatter(a, g_windows, x_shape, padded_shape),), ()
 
 
+def max_pool_indices(ctx, xs, ps, out, saved):
+    """Each window's first maximum, as its flat index into X (ONNX's MaxPool Indices):
+    ((n C + c) cells per plane) + the position in the plane, row- or column-major."""
+    a = ctx.attrs
+    x = xs[0]
+    out_sizes = out.shape[2:]
+    spatial = x.shape[2:]
+    plane = math.prod(spatial)
+    order = "C" if a.storage_order == "row_major" else "F"
+    cells = np.arange(plane, dtype=np.int64).reshape(spatial, order=order)[None, None]
+    taps = windows(pad_windows(x, a, out_sizes, _lowest(x.dtype)), a.kernel_size, a.steps, a.dilation,
+                   out_sizes).reshape(*x.shape[:2], -1, *out_sizes)
+    where = windows(pad_windows(cells, a, out_sizes, -1), a.kernel_size, a.steps, a.dilation,
+                    out_sizes).reshape(1, 1, -1, *out_sizes)
+    # argmax takes the first maximum, the cell the gradient goes to (padding never wins).
+    first = np.expand_dims(taps.argmax(axis=2), 2)
+    position = np.take_along_axis(np.broadcast_to(where, taps.shape), first, axis=2)[:, :, 0]
+    planes = np.arange(x.shape[0] * x.shape[1], dtype=np.int64).reshape(
+        x.shape[:2] + (1,) * len(spatial)) * plane
+    # A window with no cell of X (dilated past it) has no index: -1, as onnx's reference.
+    return np.where(position >= 0, position + planes, -1)
+
+
+def lower_max_pool_indices(b) -> str:
+    return _lower(b, 2)[1]
+
+
 def _window_max(values: np.ndarray, real: np.ndarray, padded: np.ndarray):
     if not real.any():
         return np.finfo(values.dtype).min
@@ -98,13 +140,31 @@ def max_pool_reference(attrs, xs, ps):
     return reference_pool(attrs, xs[0], _window_max)
 
 
-def lower_max_pool(b) -> str:
+def _lower(b, outputs: int) -> Any:
+    """ONNX's MaxPool of X (padding never wins, as forward's -inf). ONNX's takes floats,
+    int8 and uint8: other integers of up to 32 bits go through float64, which holds each
+    of them exactly."""
     a = b.attrs
     ceil_mode, pads, _ = lower_pads(b)
-    # ONNX pads MaxPool with -inf in effect, as forward does: padding never wins.
-    return b.node("MaxPool", [b.input(0)], kernel_shape=list(a.kernel_size),
-                  strides=list(a.steps), pads=pads, dilations=list(a.dilation),
-                  ceil_mode=ceil_mode)
+    x, dtype = b.input(0), b.input_dtype(0)
+    wide = dtype.kind in "iu" and dtype.itemsize > 1
+    if wide:
+        if dtype.itemsize > 4:
+            raise CannotLower(f"ONNX's MaxPool takes no {dtype}, and float64 cannot hold "
+                              "every value of it")
+        x = b.node("Cast", [x], to=np.dtype(np.float64))
+    result = b.node("MaxPool", [x], outputs=outputs, kernel_shape=list(a.kernel_size),
+                    strides=list(a.steps), pads=pads, dilations=list(a.dilation),
+                    ceil_mode=ceil_mode,
+                    **({"storage_order": int(a.storage_order == "column_major")}
+                       if outputs == 2 else {}))
+    if wide and outputs == 1:
+        result = b.node("Cast", [result], to=dtype)
+    return result
+
+
+def lower_max_pool(b) -> str:
+    return _lower(b, 1)
 
 
 def _register(rank: int, samples: tuple[Sample, ...]) -> Op:
@@ -125,9 +185,14 @@ def _register(rank: int, samples: tuple[Sample, ...]) -> Op:
         would start at size + begin or later (torch's and ONNX's rule); the windows hanging
         past the padding see -inf there. A dilated window can miss X entirely: it gives
         the float's lowest finite value and no gradient, as onnxruntime.""",
-        inputs=(Arg("X"),),
+        inputs=(Arg("X", kind="any"),),
         attrs=ATTRS[rank],
+        dtype=same_numeric,
         shape=pool_shape, forward=max_pool_forward, vjp=max_pool_vjp, onnx=lower_max_pool,
+        outputs=(Output("indices", pool_shape, max_pool_indices, kind="int",
+                        doc="the flat index into X of each window's first maximum, "
+                        "(n C + c) H W + h W + w in 2-D (ONNX's Indices; torch's per-plane "
+                        "index is this modulo H W)", onnx=lower_max_pool_indices),),
         reference=max_pool_reference,
         kinks="ties: when several cells share a window's maximum, only the first in "
               "row-major window order gets the gradient (as torch); the others get 0.",
@@ -177,6 +242,10 @@ MAX_POOL2D = _register(2, (
     Sample((distinct(1, 2, 7, 6, seed=14),), {"kernel_size": 3, "stride": 2,
                                               "padding": [2, 0, 1, 2], "ceil_mode": True},
            name="ceil_asymmetric_padding"),
+    # Integers pad with the dtype's minimum; the column-major order changes the indices.
+    Sample((np.array([[[[3, -7, 2, 9], [0, 5, -1, 4], [8, 1, -3, 6]]]], dtype=np.int32),),
+           {"kernel_size": 2, "stride": 1, "padding": 1, "storage_order": "column_major"},
+           name="int32_column_major"),
     # Width 2, kernel 2, dilation 3, padding 1: the window's taps are at -1 and 2, both
     # padding.
     Sample((distinct(1, 2, 4, 2, seed=15),), {"kernel_size": 2, "stride": 1,

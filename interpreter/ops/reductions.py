@@ -6,6 +6,7 @@ from pydantic import Field
 
 from ..core.errors import ShapeError
 from .lowering import reduce
+from .dtypes import of_first
 from .registry import Arg, Attrs, Op, register_op
 from .samples import Sample, normal
 
@@ -113,11 +114,19 @@ MEAN = register_op(Op(
 ))
 
 
+def _max_identity(dtype: np.dtype):
+    """The max over nothing (ONNX ReduceMax's): -inf, an integer dtype's minimum, False."""
+    if dtype.kind == "f":
+        return -np.inf
+    return False if dtype.kind == "b" else np.iinfo(dtype).min
+
+
 def max_forward(ctx, xs, ps):
     x = xs[0]
     axes = reduced_axes(ctx.attrs, x.ndim)
-    # The max over nothing is -inf (ONNX ReduceMax's identity); numpy would raise.
-    out = np.asarray(x.max(axis=axes, keepdims=ctx.attrs.keepdims, initial=-np.inf))
+    # numpy would raise on an empty axis: `initial` is the max over nothing.
+    out = np.asarray(x.max(axis=axes, keepdims=ctx.attrs.keepdims,
+                           initial=_max_identity(x.dtype)))
     return out, (x, out)
 
 
@@ -130,6 +139,17 @@ def max_vjp(ctx, g, saved, needs):
     return (hits * (_expand(g, ctx.attrs, x.shape) / count).astype(x.dtype),), ()
 
 
+def lower_max(b) -> str:
+    if b.input_dtype(0).kind != "b":
+        return _lowering("ReduceMax")(b)
+    # Not every runtime's ReduceMax takes bool: any(x) is sum(x as int32) > 0, which also
+    # gives False over nothing.
+    counted = b.node("Cast", [b.input(0)], to=np.dtype(np.int32))
+    axes = list(reduced_axes(b.attrs, len(b.shape(0))))
+    total = reduce(b, "ReduceSum", counted, axes, b.attrs.keepdims) if axes else counted
+    return b.node("Greater", [total, b.constant(np.zeros((), np.int32), "zero")])
+
+
 MAX = register_op(Op(
     name="max",
     doc="""Maximum over the given axes (all when axis is null), as torch.amax.
@@ -137,10 +157,19 @@ MAX = register_op(Op(
     out = max of x over axis
     dx = g at the positions holding the maximum, shared equally among ties; 0 elsewhere
     Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
-    inputs=(Arg("x"),), attrs=ReduceAttrs,
-    shape=reduce_shape, forward=max_forward, vjp=max_vjp, onnx=_lowering("ReduceMax"),
+    inputs=(Arg("x", kind="any"),), attrs=ReduceAttrs, dtype=of_first,
+    shape=reduce_shape, forward=max_forward, vjp=max_vjp, onnx=lower_max,
     kinks="ties: every maximal element gets g / (number of ties), as torch.amax. A reduction "
           "over a zero-size axis gives -inf (ONNX ReduceMax; torch.amax raises), and x's "
-          "gradient is then empty, as x is.",
-    samples=_SAMPLES + (Sample((normal(0, 3),), {"axis": 0}, name="empty_axis"),),
+          "gradient is then empty, as x is. Integers and bools reduce too (ONNX's "
+          "ReduceMax), with no gradient; their max over nothing is the dtype's minimum, or "
+          "False.",
+    samples=_SAMPLES + (
+        Sample((normal(0, 3),), {"axis": 0}, name="empty_axis"),
+        Sample((np.array([[3, -7, 2], [0, 5, -1]], dtype=np.int32),), {"axis": 1},
+               name="int32"),
+        Sample((np.array([[True, False], [False, False]]),), {"axis": 1, "keepdims": True},
+               name="bool"),
+        Sample((np.zeros((0, 2), dtype=bool),), {"axis": 0}, name="bool_empty_axis"),
+    ),
 ))

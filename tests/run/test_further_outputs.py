@@ -219,3 +219,27 @@ def test_batch_norm_without_running_statistics_has_no_state_and_uses_the_batch_i
     np.testing.assert_allclose(out["bn"], (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5),
                                rtol=1e-10)
     np.testing.assert_allclose(out["bn.var"], x.var(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("attrs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
+                                                        "padding": 1, "ceil_mode": True},
+                                   {"kernel_size": 2, "stride": 1, "dilation": 2}])
+def test_max_pool_indices_are_torchs_per_plane_indices_offset_by_plane(attrs):
+    torch = pytest.importorskip("torch")
+    pool = {"id": "p", "op": "max_pool2d", "inputs": ["x"], "attrs": attrs}
+    net = interpreter.load(spec([pool], ["p", "p.indices"],
+                                {"x": {"shape": ["batch", 3, 7, 6]}}))
+    x = np.random.default_rng(3).normal(size=(2, 3, 7, 6))
+    out = net.predict({"x": x})
+    value, indices = torch.nn.functional.max_pool2d(
+        torch.tensor(x), attrs["kernel_size"], attrs.get("stride"), attrs.get("padding", 0),
+        attrs.get("dilation", 1), attrs.get("ceil_mode", False), return_indices=True)
+    np.testing.assert_array_equal(out["p"], value.numpy())
+    planes = (np.arange(6).reshape(2, 3, 1, 1)) * 42
+    assert out["p.indices"].dtype == np.int64
+    np.testing.assert_array_equal(out["p.indices"], indices.numpy() + planes)
+    # Column-major numbering reorders only the index within the plane.
+    column = interpreter.load(spec([{**pool, "attrs": {**attrs, "storage_order": "column_major"}}],
+                                   ["p.indices"], {"x": {"shape": ["batch", 3, 7, 6]}}))
+    h, w = np.divmod(indices.numpy(), 6)
+    np.testing.assert_array_equal(column.predict({"x": x})["p.indices"], h + w * 7 + planes)
