@@ -141,11 +141,34 @@ def test_shape_arithmetic_folds_into_constants_and_predicts_as_onnxruntime():
     np.testing.assert_allclose(got["Y"], ort_outputs(m, {"X": x})[0], rtol=1e-6)
 
 
-def test_a_shape_of_a_symbolic_dim_does_not_fold_and_is_named():
+def test_shape_arithmetic_over_a_symbolic_batch_reshapes_as_onnxruntime():
+    """x.view(x.size(0), -1) with a symbolic batch: Shape -> Gather -> Unsqueeze -> Concat
+    -> Reshape, whose target is known up to the batch, which Reshape copies."""
+    nodes = [helper.make_node("Shape", ["X"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
+             helper.make_node("Concat", ["n1", "minus_one"], ["target"], axis=0),
+             helper.make_node("Reshape", ["X", "target"], ["Y"])]
+    inits = [ints("zero", 0), ints("axes", [0]), ints("minus_one", [-1])]
+    m = model(nodes, [tensor("X", shape=("N", 3, 4))], [tensor("Y", shape=("N", 12))], inits)
+    imported = interpreter.onnx.importer.import_model(m)
+    assert [node["op"] for node in imported.spec["nodes"]] == ["flatten"]
+    x = np.random.default_rng(0).normal(size=(5, 3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(interpreter.from_onnx(m).predict({"X": x})["Y"],
+                                  ort_outputs(m, {"X": x})[0])
+
+
+def test_a_shape_known_only_at_run_time_is_named_where_a_constant_is_needed():
     nodes = [helper.make_node("Shape", ["X"], ["s"]),
              helper.make_node("Cast", ["s"], ["Y"], to=TensorProto.FLOAT)]
-    with pytest.raises(InterpreterError, match=r"ops this project does not have: Shape \(1"):
+    with pytest.raises(InterpreterError, match=r"output 'Y' is \['N', 3\], computed from dims "
+                                               r"known only at run time"):
         interpreter.from_onnx(model(nodes, [tensor("X")], [tensor("Y", shape=(2,))]))
+    nodes = [helper.make_node("Shape", ["X"], ["s"]),
+             helper.make_node("Unsqueeze", ["X", "s"], ["Y"])]
+    with pytest.raises(InterpreterError, match=r"axes \(input 1\) is \['N', 3\], computed "
+                                               r"from dims known only at run time"):
+        interpreter.from_onnx(model(nodes, [tensor("X")], [tensor("Y", shape="abcd")]))
 
 
 @pytest.mark.parametrize("node, inits", [

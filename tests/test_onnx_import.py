@@ -361,14 +361,27 @@ def test_the_import_command_writes_spec_and_weights(tmp_path, capsys):
 
 # ----- PyTorch ------------------------------------------------------------------------------
 
-def torch_export(module, example, tmp_path):
+def torch_export(module, example, tmp_path, dynamo=False):
+    """The module exported by the TorchScript exporter, or by the dynamo one (which needs
+    onnxscript), with a symbolic batch."""
     torch = pytest.importorskip("torch")
     path = tmp_path / "torch.onnx"
-    with torch.no_grad():
-        # The TorchScript exporter: the dynamo one needs onnxscript.
+    if dynamo:
+        pytest.importorskip("onnxscript")
         torch.onnx.export(module, (example,), str(path), input_names=["X"],
-                          output_names=["logits"], dynamic_axes={"X": {0: "batch"}},
-                          opset_version=17, dynamo=False)
+                          output_names=["logits"], dynamo=True, verbose=False,
+                          dynamic_shapes=({0: torch.export.Dim("batch")},))
+        return path
+    fast = torch.backends.mha.get_fastpath_enabled()
+    # The fused transformer kernel of eval mode has no TorchScript export.
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(module, (example,), str(path), input_names=["X"],
+                              output_names=["logits"], dynamic_axes={"X": {0: "batch"}},
+                              opset_version=17, dynamo=False)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
     return path
 
 
@@ -383,16 +396,36 @@ def torch_models():
     with torch.no_grad():  # running statistics that are not the defaults
         cnn[1].running_mean.uniform_(-0.5, 0.5)
         cnn[1].running_var.uniform_(0.5, 2.0)
-    return {"mlp": (mlp, (3, 64)), "cnn": (cnn, (3, 1, 8, 8))}
+    encoder = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+
+    class Parts(nn.Module):
+        """BatchNorm1d (whose default statistics the exporter shares through Identity
+        nodes), a slice, chunk (Split or Slice) and a LayerNorm."""
+
+        def __init__(self):
+            super().__init__()
+            self.fc, self.bn, self.ln = nn.Linear(8, 12), nn.BatchNorm1d(12), nn.LayerNorm(6)
+
+        def forward(self, x):
+            h = self.bn(self.fc(x))
+            a, b = torch.chunk(h, 2, dim=1)
+            return self.ln(a * torch.sigmoid(b))[:, 1:5]
+
+    return {"mlp": (mlp, (3, 64)), "cnn": (cnn, (3, 1, 8, 8)),
+            "transformer": (encoder, (2, 5, 16)), "parts": (Parts(), (4, 8))}
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn"])
-def test_a_pytorch_model_imports_and_predicts_as_torch(kind, tmp_path):
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "transformer", "parts"])
+def test_a_pytorch_model_imports_and_predicts_as_torch(kind, dynamo, tmp_path):
     torch = pytest.importorskip("torch")
+    if kind == "transformer" and not dynamo:
+        pytest.skip("torch's TorchScript exporter fails on TransformerEncoderLayer "
+                    "(scaled_dot_product_attention's is_causal becomes a tensor)")
     module, shape = torch_models()[kind]
     module.eval()
     x = np.random.default_rng(2).uniform(0, 1, shape).astype(np.float32)
-    path = torch_export(module, torch.from_numpy(x), tmp_path)
+    path = torch_export(module, torch.from_numpy(x), tmp_path, dynamo)
     net = interpreter.from_onnx(path)
     with torch.no_grad():
         want = module(torch.from_numpy(x)).numpy()

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import symbolic as symbolic_ops
+
 # Folded values live in memory and may be written into the spec: a hostile model must not
 # make import build a huge one (Range(0, 1e12), ConstantOfShape([1e6, 1e6])).
 MAX_VALUES = 2**24
@@ -26,10 +28,14 @@ def _has_subgraph(node: Any) -> bool:
     return any(a.type in (5, 10) for a in node.attribute)  # GRAPH, GRAPHS
 
 
-def foldable(graph: Any, known: set[str], static: Callable[[str], bool]) -> set[int]:
-    """The indices of the nodes that fold, given the tensors `known` at the start."""
+def foldable(graph: Any, known: set[str], static: Callable[[str], bool],
+             ranked: Callable[[str], bool]) -> tuple[set[int], set[int]]:
+    """The indices of the nodes that fold, given the tensors `known` at the start; and of
+    those computed as partial values (symbolic.py): shape arithmetic on a Shape of a tensor
+    whose rank is known but whose dims are not all static."""
     known = set(known)
-    folded = set()
+    partial: set[str] = set()
+    folded, symbolic = set(), set()
     for index, node in enumerate(graph.node):
         outputs = [o for o in node.output if o]
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -43,7 +49,13 @@ def foldable(graph: Any, known: set[str], static: Callable[[str], bool]) -> set[
                 inputs and all(name in known for name in inputs)):
             folded.add(index)
             known.update(outputs)
-    return folded
+        elif node.op_type in symbolic_ops.OPS and inputs and (
+                (node.op_type == "Shape" and ranked(inputs[0]))
+                or (all(name in known or name in partial for name in inputs)
+                    and any(name in partial for name in inputs))):
+            symbolic.add(index)
+            partial.update(outputs)
+    return folded, symbolic
 
 
 class TooLarge(Exception):

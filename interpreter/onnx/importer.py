@@ -31,6 +31,8 @@ from ..core.files import write_atomically
 from ..core.names import IDENTIFIER
 from .export import require_onnx
 from .folding import SHAPES, TooLarge, evaluate, foldable
+from .symbolic import as_constant, partial_shape
+from .symbolic import evaluate as evaluate_partial
 from .rules import RULES, Unsupported
 
 SMALL = 16  # parameters of at most this many values are written literally in the spec
@@ -84,8 +86,9 @@ class NodeContext:
         self.attrs = {a.name: importer.onnx.helper.get_attribute_value(a)
                       for a in node.attribute}
         self._emitted = 0
-        # ONNX output index -> our further output's name, or (name, compute): compute emits
-        # the nodes that make the ONNX output from `<id>.<name>` and returns their id.
+        # ONNX output index -> our further output's name; or (name, compute): compute emits
+        # the nodes that make the ONNX output from `<id>.<name>` and returns their id; or
+        # a function of no arguments that emits the nodes computing it and returns their id.
         self.further: dict[int, Any] = {}
 
     def uses(self, index: int) -> bool:
@@ -118,12 +121,20 @@ class NodeContext:
         return self.has(index) and self.name(index) in self.importer.constants
 
     def constant(self, index: int, what: str) -> np.ndarray:
+        if self.has(index) and self.name(index) in self.importer.partials:
+            entries = self.importer.partials[self.name(index)].tolist()
+            raise Unsupported(f"{what} (input {index}) is {entries}, computed from dims "
+                              "known only at run time")
         if not self.is_constant(index):
             raise Unsupported(f"{what} (input {index}) must be an initializer or Constant")
         return self.importer.constants[self.name(index)]
 
     def input(self, index: int) -> str:
         return self.importer.reference(self.name(index))
+
+    def partial(self, index: int) -> np.ndarray | None:
+        """Input `index` as a partial value of shape arithmetic (symbolic.py), or None."""
+        return self.importer.partials.get(self.name(index)) if self.has(index) else None
 
     def shape(self, index: int) -> tuple | None:
         return self.importer.shape_of(self.name(index))
@@ -174,6 +185,8 @@ class Importer:
                     " (the installed onnx package knows no newer one)"))
         self.constants: dict[str, np.ndarray] = {
             t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        # Shape arithmetic over symbolic dims (symbolic.py): entries ints, symbols, None.
+        self.partials: dict[str, np.ndarray] = {}
         self.initializers = set(self.constants)
         self.types: dict[str, Any] = {}
         for info in list(graph.input) + list(graph.value_info) + list(graph.output):
@@ -361,9 +374,40 @@ class Importer:
                     problems.append(f"{label}: {exc}")
 
     def folded(self) -> set[int]:
-        """The indices of the nodes that fold into constants (folding.py)."""
+        """The indices of the nodes that fold into constants (folding.py), or into partial
+        values of shape arithmetic over symbolic dims (symbolic.py)."""
+        folded, symbolic = self._foldable()
+        return folded | symbolic
+
+    def _foldable(self) -> tuple[set[int], set[int]]:
         weights = {name for name in self.initializers if self.constants[name].dtype.kind == "f"}
-        return foldable(self.graph, set(self.initializers) - weights, self._static)
+        return foldable(self.graph, set(self.initializers) - weights, self._static,
+                        lambda name: self.shape_of(name) is not None)
+
+    def _partial(self, node: Any, problems: list[str]) -> None:
+        """A node of shape arithmetic over symbolic dims: its partial value, or a constant
+        when every entry comes out known."""
+        attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+        def value(index: int) -> Any:
+            name = node.input[index] if index < len(node.input) else ""
+            return self.constants.get(name, self.partials.get(name))
+
+        if node.op_type == "Shape":
+            start, end = attrs.get("start", 0), attrs.get("end")
+            result = partial_shape(self.shape_of(node.input[0]), start, end)
+        else:
+            result = evaluate_partial(node, attrs.get, value, self.opset)
+        label = f"node '{node.name or node.output[0]}' ({node.op_type})"
+        if result is None:
+            problems.append(f"{label}: shape arithmetic this import cannot follow over "
+                            "symbolic dims")
+            return
+        constant = as_constant(result)
+        if constant is not None:
+            self.constants[node.output[0]] = constant
+        else:
+            self.partials[node.output[0]] = result
 
     def unmapped(self, folded: set[int]) -> dict[str, list[str]]:
         """Op type -> the names of the nodes of that type no rule maps (and that do not
@@ -378,10 +422,26 @@ class Importer:
                 unknown.setdefault(label, []).append(node.name or f"#{index}")
         return unknown
 
+    def _alias_initializers(self) -> set[int]:
+        """Identity nodes of initializers, as their own initializers: PyTorch's exporter
+        writes one initializer for equal weights (two LayerNorms' ones) and an Identity per
+        further use. Each use is its own weight again, as it was in the model. Returns
+        those nodes' indices."""
+        aliases = set()
+        for index, node in enumerate(self.graph.node):
+            if (node.op_type == "Identity" and node.domain in ("", "ai.onnx")
+                    and node.input[0] in self.initializers):
+                self.constants[node.output[0]] = self.constants[node.input[0]]
+                self.initializers.add(node.output[0])
+                aliases.add(index)
+        return aliases
+
     def run(self) -> Imported:
         graph = self.graph
-        folded = self.folded()
-        unknown = self.unmapped(folded)
+        aliases = self._alias_initializers()
+        folded, symbolic = self._foldable()
+        folded |= aliases
+        unknown = self.unmapped(folded | symbolic)
         if unknown:
             count = sum(len(v) for v in unknown.values())
             listed = ", ".join(f"{op} ({len(names)}: {', '.join(names)})"
@@ -408,8 +468,15 @@ class Importer:
             if node.op_type == "Constant":
                 self._constant(node, problems)
                 continue
+            if index in aliases:
+                if node.output[0] in self.reserved:  # a graph output: it needs a node now
+                    self.reference(node.output[0])
+                continue
             if index in folded:
                 self._fold(node, problems)
+                continue
+            if index in symbolic:
+                self._partial(node, problems)
                 continue
             context = NodeContext(self, node, self.node_id(node))
             label = f"node '{node.name or node.output[0]}' ({node.op_type})"
@@ -434,11 +501,19 @@ class Importer:
                                 "is not supported")
             for k, name in context.further.items():
                 if context.uses(k):
+                    if callable(name):  # computed by nodes of its own (Split's parts)
+                        self._further_output(node.output[k], name())
+                        continue
                     name, compute = name if isinstance(name, tuple) else (name, None)
                     ref = f"{context.id}.{name}"
                     self._further_output(node.output[k], compute(ref) if compute else ref)
         outputs = []
         for out in graph.output:
+            if out.name in self.partials:
+                problems.append(f"output '{out.name}' is {self.partials[out.name].tolist()}, "
+                                "computed from dims known only at run time: a spec's outputs "
+                                "are tensors its nodes compute")
+                continue
             ref = self.refs.get(out.name)
             if ref is None:
                 if out.name in self.constants:

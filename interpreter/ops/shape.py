@@ -3,7 +3,7 @@ can; gradients put g back into the input's layout."""
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..core.dims import Sym, format_shape, is_known, product
 from ..core.errors import ShapeError
@@ -252,7 +252,15 @@ class SliceAttrs(Attrs):
     start: int | None = Field(None, description="First index (Python semantics; negative "
                               "counts from the end).")
     stop: int | None = Field(None, description="End index, exclusive.")
-    step: int = Field(1, ge=1, description="Stride (positive).")
+    step: int = Field(1, description="Stride; negative walks backwards (from start down "
+                      "to stop, exclusive), as Python's and ONNX's slices. Not 0.")
+
+    @field_validator("step")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("step must not be 0")
+        return value
 
 
 def _slice_axis(a: SliceAttrs, ndim: int) -> int:
@@ -268,6 +276,9 @@ def slice_shape(a: SliceAttrs, shapes):
     dim = x[axis]
     if is_known(dim):
         length = len(range(*slice(a.start, a.stop, a.step).indices(dim)))
+    elif a.step < 0:
+        raise ShapeError(f"a negative step needs a concrete size, but axis {axis} is the "
+                         f"symbol '{dim}'", arg=0)
     else:
         # Symbolic dim: assume the indices fall inside it (checked again at run time by
         # numpy's own clipping, which can only make the slice shorter).
@@ -293,22 +304,25 @@ def slice_vjp(ctx, g, saved, needs):
     return (gx,), ()
 
 
-# ONNX's Slice clamps ends to the axis, as Python does: this end means "to the last".
-_TO_THE_END = 2**63 - 1
+# ONNX's Slice clamps starts and ends to the axis, as Python does: these mean "from / to
+# the far end" in the step's direction.
+_LAST, _BEFORE_FIRST = 2**63 - 1, -2**63
 
 
 def lower_slice(b) -> str:
     a = b.attrs
     axis = _slice_axis(a, len(b.shape(0)))
-    start = 0 if a.start is None else a.start
-    stop = _TO_THE_END if a.stop is None else a.stop
+    forward = a.step > 0
+    start = (0 if forward else _LAST) if a.start is None else a.start
+    stop = (_LAST if forward else _BEFORE_FIRST) if a.stop is None else a.stop
     return b.node("Slice", [b.input(0), ints(b, [start]), ints(b, [stop]), ints(b, [axis]),
                             ints(b, [a.step])])
 
 
 SLICE = register_op(Op(
     name="slice",
-    doc="""Take x[start:stop:step] along one axis (Python slicing; a view).
+    doc="""Take x[start:stop:step] along one axis (Python slicing, negative steps too; a
+    view).
 
     out = x[..., start:stop:step, ...]
     dx = zeros with g placed at the sliced positions
@@ -320,6 +334,9 @@ SLICE = register_op(Op(
              Sample((normal(4, 6),), {"axis": -1, "start": -3}, name="negative"),
              Sample((normal(5, 3),), {"axis": 0, "step": 2}, name="strided"),
              Sample((normal(2, 3, 4),), {"axis": 2, "stop": 1}, name="first"),
+             Sample((normal(3, 7),), {"axis": 1, "step": -2}, name="reversed"),
+             Sample((normal(6, 2),), {"axis": 0, "start": 4, "stop": 0, "step": -3},
+                    name="backwards_window"),
              Sample((np.arange(10, dtype=np.int32),), {"axis": 0, "start": 2, "step": 3},
                     name="int32")),
 ))

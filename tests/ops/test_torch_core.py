@@ -34,6 +34,10 @@ def _amax(x, dim, keepdim):
 
 def _slice(a, xs, ps):
     x = xs[0]
+    if a.step < 0:
+        # torch slices take no negative step: the same positions by index_select.
+        positions = range(*slice(a.start, a.stop, a.step).indices(x.shape[a.axis]))
+        return torch.index_select(x, a.axis, torch.tensor(list(positions), dtype=torch.long))
     index = [slice(None)] * x.dim()
     index[a.axis] = slice(a.start, a.stop, a.step)
     return x[tuple(index)]
