@@ -78,7 +78,7 @@ def _kept(a: PadAttrs, axis: int, size: int, begin: int, end: int) -> tuple[int,
     limit = {"reflect": kept - 1, "edge": widest if kept else 0, "wrap": kept}.get(a.mode)
     if limit is not None and widest > limit:
         raise ValueError(f"mode {a.mode} pads axis {axis} by at most {max(limit, 0)} (it "
-                         f"keeps {kept} cells), not {widest}")
+                         f"keeps {kept} cell{'s' if kept != 1 else ''}), not {widest}")
     return lo, hi
 
 
