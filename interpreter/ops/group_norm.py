@@ -169,6 +169,11 @@ def lower_grouped(b) -> str:
                           b.node("Reshape", [b.param("beta"), by_channel])])
 
 
+def _affine(shape) -> tuple[ParamDef, ParamDef]:
+    return (ParamDef("gamma", shape, ONES, "scale, (C,)", enabled_by="affine"),
+            ParamDef("beta", shape, ZEROS, "shift, (C,)", enabled_by="affine"))
+
+
 _RULES = """
     mu, var = mean and biased variance of each group's values, m of them
     xhat = (X - mu) / sqrt(var + eps);  out = gamma xhat + beta   (per channel; affine optional)
@@ -185,10 +190,7 @@ GROUP_NORM = register_op(Op(
     beta are (C,).""",
     inputs=(Arg("X"),),
     attrs=GroupNormAttrs,
-    params=(ParamDef("gamma", group_norm_channel_shape, ONES, "scale, (C,)",
-                     enabled_by="affine"),
-            ParamDef("beta", group_norm_channel_shape, ZEROS, "shift, (C,)",
-                     enabled_by="affine")),
+    params=_affine(group_norm_channel_shape),
     shape=group_norm_shape, forward=grouped_forward, vjp=grouped_vjp, onnx=lower_grouped,
     reference=grouped_reference,
     kinks="none: smooth (eps > 0 keeps the square root away from 0).",
@@ -213,10 +215,7 @@ INSTANCE_NORM = register_op(Op(
     gamma and beta are (C,).""",
     inputs=(Arg("X"),),
     attrs=InstanceNormAttrs,
-    params=(ParamDef("gamma", instance_norm_channel_shape, ONES, "scale, (C,)",
-                     enabled_by="affine"),
-            ParamDef("beta", instance_norm_channel_shape, ZEROS, "shift, (C,)",
-                     enabled_by="affine")),
+    params=_affine(instance_norm_channel_shape),
     shape=instance_norm_shape, forward=grouped_forward, vjp=grouped_vjp, onnx=lower_grouped,
     reference=grouped_reference,
     kinks="none: smooth (eps > 0 keeps the square root away from 0).",
