@@ -57,6 +57,7 @@ CONSTANT_INPUTS = {
     "Reshape": (1,), "Pow": (1,), "Clip": (1, 2), "Dropout": (1, 2),
     "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "Squeeze": (1,),
     "Unsqueeze": (1,), "Slice": (1, 2, 3, 4), "Split": (1,),
+    "InstanceNormalization": (1, 2), "Pad": (1, 2, 3),
 }
 
 

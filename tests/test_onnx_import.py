@@ -218,6 +218,17 @@ CASES = {
                                        kernel_shape=[3, 3], strides=[2, 1], pads=[2, 2, 0, 1]),
     "GlobalMaxPool_1d": one_node("GlobalMaxPool", [("x", [2, 3, 5])]),
     "GlobalMaxPool_3d": one_node("GlobalMaxPool", [("x", [2, 3, 2, 3, 4])]),
+    "InstanceNormalization": one_node("InstanceNormalization", [("x", [2, 3, 4, 2])],
+                                      [("s", R.normal(size=3)), ("b", R.normal(size=3))],
+                                      epsilon=1e-3),
+    "Pad_constant": one_node("Pad", [("x", [2, 3, 4])], [("p", np.array([0, 1, -1, 0, 2, 3])),
+                                                        ("v", np.array(0.5))], opset=11),
+    "Pad_reflect_axes": one_node("Pad", [("x", [2, 3, 4])], [("p", np.array([2, 1, -1, 0])),
+                                                            ("v", np.array(0.0)),
+                                                            ("a", np.array([-1, 1]))],
+                                 opset=18, mode="reflect"),
+    "Pad_edge_attribute": one_node("Pad", [("x", [2, 3, 4])], opset=10, mode="edge",
+                                   pads=[0, 0, 2, 0, 1, 1]),
 }
 
 
@@ -433,6 +444,58 @@ def test_a_pytorch_model_imports_and_predicts_as_torch(kind, dynamo, tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     close(got, run_ort(onnx.load(str(path)), {"X": x})["logits"])
     assert net.spec.inputs["X"].shape[0] == "batch"
+
+
+class Padded:
+    """F.pad's reflect and constant modes, as a module (built when torch is there)."""
+
+    @staticmethod
+    def module():
+        torch = pytest.importorskip("torch")
+        F = torch.nn.functional
+
+        class Pad(torch.nn.Module):
+            def forward(self, x):
+                return F.pad(F.pad(x, (1, 2), mode="reflect"), (1, 1, 2, 0), value=0.5)
+        return Pad()
+
+
+def norm_and_pad_models():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    group, instance = nn.GroupNorm(2, 4), nn.InstanceNorm2d(4, affine=True)
+    with torch.no_grad():  # affine weights that are not the defaults
+        for module in (group, instance):
+            module.weight.uniform_(0.5, 2.0)
+            module.bias.uniform_(-1.0, 1.0)
+    return {"group_norm": (group, (3, 4, 5, 6)), "instance_norm": (instance, (3, 4, 5, 6)),
+            "pad": (Padded.module(), (2, 3, 6))}
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("kind", ["group_norm", "instance_norm", "pad"])
+def test_pytorch_norms_and_pads_import_and_predict_as_torch(kind, dynamo, tmp_path):
+    torch = pytest.importorskip("torch")
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    module, shape = norm_and_pad_models()[kind]
+    module.eval()
+    x = np.random.default_rng(3).normal(1.0, 2.0, shape).astype(np.float32)
+    path = tmp_path / f"{kind}.onnx"
+    with torch.no_grad():
+        torch.onnx.export(module, (torch.from_numpy(x),), str(path), dynamo=dynamo)
+        want = module(torch.from_numpy(x)).numpy()
+    net = interpreter.from_onnx(path)
+    (got,) = net.predict({next(iter(net.inputs)): x}).values()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_pad_that_the_mode_cannot_fill_is_refused_with_the_limit():
+    model = one_node("Pad", [("x", [2, 3])], [("p", np.array([0, 3, 0, 0]))], opset=11,
+                     mode="reflect")
+    with pytest.raises(InterpreterError, match="mode reflect pads axis 1 by at most 2"):
+        interpreter.from_onnx(model)
 
 
 def test_a_pytorch_model_fine_tunes_on_digits(tmp_path, capsys):

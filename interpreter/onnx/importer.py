@@ -593,8 +593,8 @@ def _concise(op: str, attrs: dict[str, Any]) -> dict[str, Any]:
     fields = get_op(op).attrs.model_fields
     kept = {}
     for key, value in attrs.items():
-        if isinstance(value, list) and value and len(set(value)) == 1 \
-                and key in ("kernel_size", "stride", "padding", "dilation"):
+        if key in ("kernel_size", "stride", "padding", "dilation") \
+                and isinstance(value, list) and value and len(set(value)) == 1:
             value = value[0]
         default = fields[key].default if key in fields else None
         if key in fields and not fields[key].is_required() and _same(value, default):

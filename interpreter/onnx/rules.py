@@ -618,3 +618,53 @@ def layer_norm(n):
              "eps": f32(n.attr("epsilon", 1e-5))}
     n.further.update({1: "mean", 2: "inv_std"})
     return "layer_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta}
+
+
+@rule("InstanceNormalization")
+def instance_norm(n):
+    if n.rank(0) < 3:
+        raise Unsupported(f"rank {n.rank(0)}: X needs a spatial axis, (N, C, D1, ...)")
+    gamma, beta = n.constant(1, "scale"), n.constant(2, "B")
+    attrs: dict[str, Any] = {"eps": f32(n.attr("epsilon", 1e-5))}
+    weights = {n.name(1), n.name(2)} & set(n.importer.initializers)
+    if not weights and np.all(gamma == 1) and np.all(beta == 0):
+        # Constants of unit scale and no shift (PyTorch's GroupNorm export, whose affine
+        # comes after): nothing to learn, so no parameters.
+        return "instance_norm", [n.input(0)], attrs, {}
+    attrs["affine"] = True
+    return "instance_norm", [n.input(0)], attrs, {"gamma": gamma, "beta": beta}
+
+
+# ----- padding -------------------------------------------------------------------------------
+
+@rule("Pad")
+def pad(n):
+    mode = n.attr("mode", "constant")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        raise Unsupported(f"mode={mode!r} is not supported")
+    if n.opset < 11:  # attributes: paddings (opset 1), then pads, and value
+        raw = n.attr("pads" if n.opset >= 2 else "paddings")
+        value, axes = n.attr("value", 0.0), None
+    else:
+        raw = n.constant(1, "pads")
+        value = n.constant(2, "constant_value").item() if n.has(2) else 0.0
+        axes = [int(a) for a in n.constant(3, "axes").reshape(-1)] if n.has(3) else None
+    raw = [int(p) for p in np.asarray(raw).reshape(-1)]
+    if axes is None:
+        axes = list(range(n.rank(0)))
+    if len(raw) != 2 * len(axes):
+        raise Unsupported(f"pads {raw} is not a begin and an end for each of axes {axes}")
+    # ONNX lists every begin, then every end; ours pairs them per axis, leaving out the
+    # axes that do not change.
+    pairs = {axis: [raw[i], raw[i + len(axes)]] for i, axis in enumerate(axes)
+             if raw[i] or raw[i + len(axes)]}
+    if not pairs:
+        return None, [n.input(0)], {}, {}
+    attrs: dict[str, Any] = {"pads": list(pairs.values()), "mode": mode}
+    rank = len(n.shape(0)) if n.shape(0) is not None else None
+    padded = [a % rank for a in pairs] if rank is not None else list(pairs)
+    if rank is None or padded != list(range(rank - len(pairs), rank)):
+        attrs["axes"] = padded
+    if mode == "constant" and value:
+        attrs["value"] = float(value) if n.importer.is_integer(n.name(0)) else f32(value)
+    return "pad", [n.input(0)], attrs, {}

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from . import (activations, avg_pool, classification_losses, constant, conv, dropout,
-               elementwise, embedding, global_pool, indexing, linear, losses, math, matmul,
-               max_pool, normalization, parameter, reductions, shape, softmax, stop_gradient)
+               elementwise, embedding, global_pool, group_norm, indexing, linear, losses,
+               math, matmul, max_pool, normalization, pad, parameter, reductions, shape,
+               softmax, stop_gradient)
 
 __all__ = ["activations", "avg_pool", "classification_losses", "constant", "conv", "dropout",
-           "elementwise", "embedding", "global_pool", "indexing", "linear", "losses", "math",
-           "matmul", "max_pool", "normalization", "parameter", "reductions", "shape",
-           "softmax", "stop_gradient"]
+           "elementwise", "embedding", "global_pool", "group_norm", "indexing", "linear",
+           "losses", "math", "matmul", "max_pool", "normalization", "pad", "parameter",
+           "reductions", "shape", "softmax", "stop_gradient"]
