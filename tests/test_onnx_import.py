@@ -422,12 +422,17 @@ def torch_models():
             a, b = torch.chunk(h, 2, dim=1)
             return self.ln(a * torch.sigmoid(b))[:, 1:5]
 
+    # GroupNorm exports as Reshape [0, G, -1] around InstanceNormalization: with a
+    # symbolic batch, the -1 is what the known dims give.
+    grouped = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(),
+                            nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
     return {"mlp": (mlp, (3, 64)), "cnn": (cnn, (3, 1, 8, 8)),
-            "transformer": (encoder, (2, 5, 16)), "parts": (Parts(), (4, 8))}
+            "transformer": (encoder, (2, 5, 16)), "parts": (Parts(), (4, 8)),
+            "groupnorm": (grouped, (3, 2, 5, 5))}
 
 
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "transformer", "parts"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "transformer", "parts", "groupnorm"])
 def test_a_pytorch_model_imports_and_predicts_as_torch(kind, dynamo, tmp_path):
     torch = pytest.importorskip("torch")
     if kind == "transformer" and not dynamo:

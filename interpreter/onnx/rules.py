@@ -12,6 +12,7 @@ the rule refuses.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -328,8 +329,23 @@ def reshape(n):
             elif -1 not in target:
                 target[i] = -1  # the one dim it copies is the one left to infer
             else:
-                raise Unsupported(f"shape entry {i} copies an unknown dim next to a -1")
+                target = _infer_beside(target, i, source)
     return "reshape", [n.input(0)], {"shape": target}, {}
+
+
+def _infer_beside(target: list[int], copied: int, source: tuple | None) -> list[int]:
+    """[0, G, -1] of (N, C, H, W) with N symbolic (GroupNorm's export): the -1 is known,
+    C H W / G, so the copied symbolic dim becomes the one inferred."""
+    rest = [d for i, d in enumerate(source or ()) if i != copied]
+    known = [d for i, d in enumerate(target) if i != copied and d != -1]
+    if (source is None or copied >= len(source) or not all(isinstance(d, int) for d in rest)
+            or 0 in known):
+        raise Unsupported(f"shape entry {copied} copies an unknown dim next to a -1")
+    size, part = math.prod(rest), math.prod(known)
+    if size % part:
+        raise Unsupported(f"the shape {target} does not divide the {size} known values")
+    return [-1 if i == copied else size // part if d == -1 else d
+            for i, d in enumerate(target)]
 
 
 @rule("Slice")
