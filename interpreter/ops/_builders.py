@@ -143,9 +143,9 @@ def binary_op(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
 
 def predicate_op(name: str, fn: Callable[..., np.ndarray], *, arity: int, dtype: DtypeRule,
                  doc: str, kinks: str, samples: tuple[Sample, ...],
-                 onnx: Callable[..., str] | None = None) -> Op:
+                 onnx: Callable[..., str] | None = None, kind: str = "any") -> Op:
     """An elementwise op with a bool output, out = fn(x) or fn(a, b) with broadcasting
-    (comparisons, logical ops). A bool output is never differentiated, so its vjp, which
+    (comparisons, logical ops), its inputs of `kind`. A bool output is never differentiated, so its vjp, which
     the engine never calls, gives no gradients."""
 
     def forward(ctx: Context, xs, ps):
@@ -155,7 +155,7 @@ def predicate_op(name: str, fn: Callable[..., np.ndarray], *, arity: int, dtype:
         return tuple(None for _ in needs), ()
 
     names = ("a", "b") if arity == 2 else ("x",)
-    return Op(name=name, doc=doc, inputs=tuple(Arg(n, kind="any") for n in names),
+    return Op(name=name, doc=doc, inputs=tuple(Arg(n, kind=kind) for n in names),
               shape=broadcast_rule if arity == 2 else same_shape,
               forward=_named(forward, f"{name}_forward"), vjp=_named(vjp, f"{name}_vjp"),
               kinks=kinks, samples=samples, onnx=onnx, dtype=dtype)

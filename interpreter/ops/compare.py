@@ -78,7 +78,8 @@ def _logical_samples() -> tuple[Sample, ...]:
 
 
 LOGICAL_NOT = register_op(predicate_op(
-    "logical_not", np.logical_not, arity=1, dtype=logical, onnx=onnx_node("Not"),
+    "logical_not", np.logical_not, arity=1, dtype=logical, kind="bool",
+    onnx=onnx_node("Not"),
     samples=(Sample((_P,), name="matrix"), Sample((np.array(False),), name="scalar")),
     doc="""Elementwise negation of a bool tensor, as torch.logical_not and ONNX's Not.
 
@@ -92,7 +93,7 @@ for _name, _fn, _onnx_type, _formula in (
         ("logical_or", np.logical_or, "Or", "a or b"),
         ("logical_xor", np.logical_xor, "Xor", "a xor b (a != b)")):
     register_op(predicate_op(
-        _name, _fn, arity=2, dtype=logical, samples=_logical_samples(),
+        _name, _fn, arity=2, dtype=logical, kind="bool", samples=_logical_samples(),
         onnx=onnx_node(_onnx_type),
         doc=f"""Elementwise {_formula} of bool tensors with broadcasting, as torch.{_name}
     and ONNX's {_onnx_type}.

@@ -48,7 +48,7 @@ WHERE = register_op(Op(
                              (each summed back to its input's shape)
     condition is not differentiated.
     Shape: numpy broadcasting of condition, a and b.""",
-    inputs=(Arg("condition", differentiable=False, kind="any"), Arg("a", kind="any"),
+    inputs=(Arg("condition", differentiable=False, kind="bool"), Arg("a", kind="any"),
             Arg("b", kind="any")),
     shape=broadcast_rule, forward=where_forward, vjp=where_vjp, onnx=lower_where,
     dtype=selected,
