@@ -245,6 +245,11 @@ def float64_network(path: Any, weights: Any = None) -> Any:
         for decl in (data.get("inputs") or {}).values():
             if isinstance(decl, dict) and decl.get("dtype") == "float32":
                 decl["dtype"] = "float64"
+        for node in data.get("nodes") or []:
+            attrs = node.get("attrs") if isinstance(node, dict) else None
+            if isinstance(attrs, dict) and node.get("op") == "cast" \
+                    and attrs.get("to") == "float32":
+                attrs["to"] = "float64"  # the spec's float, as the spec's dtype now is
     net = build(data, source)
     if weights is not None:
         original = load(path, data=False)

@@ -40,7 +40,10 @@ def _covered(case) -> bool:
     if not any(node.op_type in RULES for node in case.model.graph.node):
         return False
     model, _ = with_constants(case.model, _feeds(case, case.data_sets[0][0]))
-    importer = Importer(model, case.name)
+    try:
+        importer = Importer(model, case.name)
+    except InterpreterError:
+        return True  # a model import refuses outright (opset 1's Not): an xfail, with why
     return not importer.unmapped(importer.folded())
 
 

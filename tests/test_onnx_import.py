@@ -5,6 +5,7 @@ give one clear error; models exported by PyTorch import, predict as torch does, 
 fine-tune. ONNX's own backend node cases are in test_onnx_backend_nodes.py."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -370,6 +371,46 @@ def test_the_import_command_writes_spec_and_weights(tmp_path, capsys):
     close(again.predict(feeds)["logits"], net.predict(feeds)["logits"])
 
 
+def test_comparisons_logic_where_and_casts_import_and_agree_with_onnxruntime():
+    # x > c, its Not, And with a constant bool mask, Where of that, and casts of it: to
+    # int32 by Cast, back to x's float by CastLike (whose second input is only a type).
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    nodes = [helper.make_node("Greater", ["x", "c"], ["gt"]),
+             helper.make_node("Not", ["gt"], ["not"]),
+             helper.make_node("And", ["not", "mask"], ["both"]),
+             helper.make_node("Where", ["both", "x", "c"], ["picked"]),
+             helper.make_node("Cast", ["both"], ["count"], to=TensorProto.INT32),
+             helper.make_node("CastLike", ["count", "x"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "logic", [x],
+        [helper.make_tensor_value_info("picked", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+        [numpy_helper.from_array(np.array([0.5, 0.0, -0.5], np.float32), "c"),
+         numpy_helper.from_array(np.array([[True], [False]]), "mask")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    net = interpreter.from_onnx(model)
+    assert [n.op for n in net.spec.nodes if n.op in ("cast", "where")] == ["where", "cast",
+                                                                             "cast"]
+    feeds = {"x": np.array([[1.0, -1.0, 0.0], [0.25, 2.0, -3.0]], np.float32)}
+    got, want = net.predict(feeds), run_ort(model, feeds)
+    for name in ("picked", "y"):
+        np.testing.assert_array_equal(got[name], want[name])
+
+
+@pytest.mark.parametrize("to, reason", [
+    (TensorProto.DOUBLE, "a cast to DOUBLE (float64) is not supported: the network computes "
+                         "in float32, one float dtype"),
+    (TensorProto.FLOAT16, "a cast to FLOAT16 is not supported (float16, bfloat16"),
+    (TensorProto.STRING, "a cast to STRING is not supported")])
+def test_casts_to_another_float_or_a_type_of_no_dtype_of_ours_are_refused(to, reason):
+    graph = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=to)], "cast",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", to, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(InterpreterError, match=re.escape(reason)):
+        interpreter.from_onnx(model)
+
+
 # ----- PyTorch ------------------------------------------------------------------------------
 
 def torch_export(module, example, tmp_path, dynamo=False):
@@ -530,3 +571,29 @@ def test_a_pytorch_model_fine_tunes_on_digits(tmp_path, capsys):
     history = net.train()
     losses = history.losses if hasattr(history, "losses") else history["loss"]
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
+def test_a_pytorch_where_of_a_comparison_imports_and_predicts_as_torch(dynamo, tmp_path):
+    # The dynamo exporter writes softplus as Where(Greater(x, 20), x, Softplus(x)), and
+    # torch.where(x > 0, ...) as Greater and Where, in both exporters.
+    torch = pytest.importorskip("torch")
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    functional = torch.nn.functional
+
+    class Gated(torch.nn.Module):
+        def forward(self, x):
+            return torch.sigmoid(functional.softplus(x)) * torch.where(x > 0, x, 0.1 * x)
+
+    # Wide enough to reach softplus's linear branch (x > 20) and both sides of 0.
+    x = (np.random.default_rng(3).normal(size=(4, 6)) * 12).astype(np.float32)
+    path = tmp_path / "gated.onnx"
+    options = {} if dynamo else {"opset_version": 17}
+    torch.onnx.export(Gated(), (torch.from_numpy(x),), str(path), input_names=["X"],
+                      output_names=["y"], dynamo=dynamo, **options)
+    assert {"Greater", "Where"} <= {n.op_type for n in onnx.load(str(path)).graph.node}
+    net = interpreter.from_onnx(path)
+    with torch.no_grad():
+        want = Gated()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(net.predict({"X": x})["y"], want, rtol=1e-6, atol=1e-6)

@@ -54,7 +54,7 @@ def _takes(op: Op, kind: str, arg_kind: str) -> bool:
     return kind == arg_kind
 
 
-_WANT = {"float": "a float tensor", "int": "an integer tensor",
+_WANT = {"float": "a float tensor", "int": "an integer tensor", "bool": "a bool tensor",
          "any": "a float or integer tensor"}
 
 

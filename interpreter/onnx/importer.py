@@ -240,6 +240,17 @@ class Importer:
         return bool(kind is not None and kind.HasField("tensor_type") and
                     self._elem_dtype(kind.tensor_type.elem_type).kind in "iu")
 
+    def type_name(self, name: str) -> str | None:
+        """A tensor's ONNX element type's name (FLOAT, INT64, BOOL, ...), None if unknown."""
+        names = self.onnx.TensorProto.DataType
+        if name in self.constants:
+            return names.Name(self.onnx.helper.np_dtype_to_tensor_dtype(
+                self.constants[name].dtype))
+        kind = self.types.get(name)
+        if kind is None or not kind.HasField("tensor_type") or not kind.tensor_type.elem_type:
+            return None
+        return names.Name(kind.tensor_type.elem_type)
+
     def shape_of(self, name: str) -> tuple | None:
         if name in self.constants:
             return tuple(self.constants[name].shape)
@@ -329,7 +340,9 @@ class Importer:
             # Integers are never trained: an integer initializer is a constant too.
             if value.dtype.name not in _INTEGRAL:
                 raise Unsupported(f"the {value.dtype} tensor '{name}' has no dtype of ours")
-            self.add_node(node_id, "constant", [], {"value": value.tolist(),
+            # A constant's values are numbers: a bool one's are 0 and 1.
+            values = value.astype(np.uint8) if value.dtype.kind == "b" else value
+            self.add_node(node_id, "constant", [], {"value": values.tolist(),
                                                     "dtype": value.dtype.name}, {})
         elif value.dtype.kind != "f":
             raise Unsupported(f"the {value.dtype} tensor '{name}' has no dtype of ours")
@@ -593,6 +606,7 @@ def _concise(op: str, attrs: dict[str, Any]) -> dict[str, Any]:
     fields = get_op(op).attrs.model_fields
     kept = {}
     for key, value in attrs.items():
+        # The key first: a constant's value may be nested lists, which a set cannot hold.
         if key in ("kernel_size", "stride", "padding", "dilation") \
                 and isinstance(value, list) and value and len(set(value)) == 1:
             value = value[0]

@@ -161,6 +161,67 @@ def dropout(n):
     return "dropout", [n.input(0)], {"p": f32(ratio)}, {}
 
 
+# ----- comparisons, logical ops, where and cast ----------------------------------------------
+
+_PREDICATES = {"Greater": "greater", "Less": "less", "Equal": "equal",
+               "GreaterOrEqual": "greater_equal", "LessOrEqual": "less_equal",
+               "And": "logical_and", "Or": "logical_or", "Xor": "logical_xor"}
+
+
+@rule(*_PREDICATES)
+def predicate(n):
+    # Broadcasting as numpy's since opset 7 (the oldest import reads); the later versions
+    # only add element types.
+    return _PREDICATES[n.proto.op_type], [n.input(0), n.input(1)], {}, {}
+
+
+@rule("Not")
+def logical_not(n):
+    return "logical_not", [n.input(0)], {}, {}
+
+
+@rule("Where")
+def where(n):
+    return "where", [n.input(0), n.input(1), n.input(2)], {}, {}
+
+
+# ONNX's element types (TensorProto.DataType names) that a cast of ours can give.
+_CAST_TARGETS = {"FLOAT": "float32", "DOUBLE": "float64", "BOOL": "bool",
+                 **{name: name.lower() for name in ("INT8", "INT16", "INT32", "INT64", "UINT8",
+                                                    "UINT16", "UINT32", "UINT64")}}
+
+
+def _cast_to(n, type_name: str) -> dict:
+    """cast's attrs for ONNX's element type `type_name` (FLOAT, INT64, ...). Cast's
+    saturate and round_mode apply only to float8 targets, which are refused here."""
+    to = _CAST_TARGETS.get(type_name)
+    if to is None:
+        raise Unsupported(f"a cast to {type_name} is not supported (float16, bfloat16, "
+                          "float8, float4, 2- and 4-bit integer and string tensors have no "
+                          "dtype of ours)")
+    if to.startswith("float"):
+        if np.dtype(to) != n.importer.dtype:
+            raise Unsupported(f"a cast to {type_name} ({to}) is not supported: the network "
+                              f"computes in {n.importer.dtype}, one float dtype")
+        to = "float"  # the spec's float, whichever it is
+    return {"to": to}
+
+
+@rule("Cast")
+def cast(n):
+    return "cast", [n.input(0)], _cast_to(n, n.importer.onnx.TensorProto.DataType.Name(
+        int(n.attr("to")))), {}
+
+
+@rule("CastLike")
+def cast_like(n):
+    # To the element type of input 1, whose values are not read.
+    type_name = n.importer.type_name(n.name(1))
+    if type_name is None:
+        raise Unsupported("the element type of target_type (input 1) is unknown")
+    return "cast", [n.input(0)], _cast_to(n, type_name), {}
+
+
 # ----- softmax -------------------------------------------------------------------------------
 
 @rule("Softmax", "LogSoftmax")

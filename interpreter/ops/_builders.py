@@ -139,3 +139,23 @@ def binary_op(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
               vjp=_named(vjp, f"{name}_vjp"), kinks=kinks,
               samples=samples or default_binary_samples(), onnx=onnx, dtype=dtype,
               integer_forward=_integer_forward(name, integer_fn))
+
+
+def predicate_op(name: str, fn: Callable[..., np.ndarray], *, arity: int, dtype: DtypeRule,
+                 doc: str, kinks: str, samples: tuple[Sample, ...],
+                 onnx: Callable[..., str] | None = None, kind: str = "any") -> Op:
+    """An elementwise op with a bool output, out = fn(x) or fn(a, b) with broadcasting
+    (comparisons, logical ops), its inputs of `kind`. A bool output is never differentiated, so its vjp, which
+    the engine never calls, gives no gradients."""
+
+    def forward(ctx: Context, xs, ps):
+        return fn(*xs), None
+
+    def vjp(ctx: Context, g, saved, needs):
+        return tuple(None for _ in needs), ()
+
+    names = ("a", "b") if arity == 2 else ("x",)
+    return Op(name=name, doc=doc, inputs=tuple(Arg(n, kind=kind) for n in names),
+              shape=broadcast_rule if arity == 2 else same_shape,
+              forward=_named(forward, f"{name}_forward"), vjp=_named(vjp, f"{name}_vjp"),
+              kinks=kinks, samples=samples, onnx=onnx, dtype=dtype)

@@ -95,7 +95,8 @@ def rules(op: Op) -> str:
 
 
 def input_kind(arg: Any) -> str:
-    return {"float": "float", "int": "integer", "any": "float or integer"}[arg.kind]
+    return {"float": "float", "int": "integer", "bool": "bool",
+            "any": "float or integer"}[arg.kind]
 
 
 def op_markdown(op: Op) -> str:

@@ -26,6 +26,8 @@ INTEGER_DTYPES = get_args(IntegerDtype)
 
 NUMERIC = "a float or integer tensor"
 SIGNED = "a float or signed integer tensor"
+BOOL = "a bool tensor"
+BOOL_DTYPE = np.dtype(np.bool_)
 
 
 def is_float(dtype: np.dtype) -> bool:
@@ -76,3 +78,36 @@ def of_base(a: Any, dtypes: list[np.dtype]) -> np.dtype:
     """Pow: the base's dtype, with an exponent of any numeric dtype (ONNX's T and T1)."""
     _numeric(dtypes, 0, 1)
     return dtypes[0]
+
+
+def compared(a: Any, dtypes: list[np.dtype]) -> np.dtype:
+    """Ordering comparisons (greater, less_equal, ...): one numeric dtype in, bool out
+    (ONNX's Greater takes no bool)."""
+    _one_dtype(dtypes)
+    _numeric(dtypes, 0)
+    return BOOL_DTYPE
+
+
+def compared_any(a: Any, dtypes: list[np.dtype]) -> np.dtype:
+    """Equality: any one dtype in, bool too; bool out."""
+    _one_dtype(dtypes)
+    return BOOL_DTYPE
+
+
+def logical(a: Any, dtypes: list[np.dtype]) -> np.dtype:
+    """Logical ops (logical_and, ...): bool in, bool out; ONNX's And takes nothing else,
+    where numpy would read any nonzero number as true."""
+    for position, dtype in enumerate(dtypes):
+        if dtype.kind != "b":
+            raise DtypeError(position, takes=BOOL)
+    return BOOL_DTYPE
+
+
+def selected(a: Any, dtypes: list[np.dtype]) -> np.dtype:
+    """where(condition, a, b): a bool condition; a and b of any one dtype, which is the
+    output's."""
+    if dtypes[0].kind != "b":
+        raise DtypeError(0, takes=BOOL)
+    if dtypes[2] != dtypes[1]:
+        raise DtypeError(2, other=1)
+    return dtypes[1]

@@ -29,7 +29,7 @@ from ..core.dims import Shape
 from .initializers import Init, fans_in_out
 from .samples import Sample
 
-ArgKind = Literal["float", "int", "any"]
+ArgKind = Literal["float", "int", "bool", "any"]
 
 
 class Attrs(BaseModel):
@@ -48,7 +48,7 @@ class Arg:
 
     name: str
     differentiable: bool = True
-    kind: ArgKind = "float"  # float tensors; int (labels, indices); any (either)
+    kind: ArgKind = "float"  # float tensors; int (labels, indices); bool (masks); any
     variadic: bool = False  # last argument only: takes one or more inputs (concat)
     # Trailing arguments only: a node may leave it out (a loss's class weights), and the
     # rules then see that many fewer inputs, so `len(xs)` tells them what was given.
