@@ -20,15 +20,15 @@ from .initializers import TORCH_BIAS, TORCH_WEIGHT, fans_out_in
 from .lowering import ints
 from .registry import Arg, Attrs, Op, ParamDef, register_op
 from .samples import Sample, normal
-from .windows import (AXIS_NAMES, LAYOUTS, check_rank, col2im, lower_pad, lower_taps,
-                      onnx_pads, pad, unpad, window_shape, windows)
+from .windows import (AXIS_NAMES, LAYOUTS, PerSidePadding, check_rank, col2im, lower_pad,
+                      lower_taps, onnx_pads, pad, unpad, window_shape, windows)
 
 AXES = {rank: "(" + ", ".join(names) + ")" for rank, names in AXIS_NAMES.items()}
 SIDES = {1: "begin, end", 2: "top, left, bottom, right",
          3: "front, top, left, back, bottom, right"}
 
 
-class ConvAttrs(Attrs):
+class ConvAttrs(PerSidePadding, Attrs):
     """The attrs of a convolution; `conv_attrs` gives them their types for one rank."""
 
     @model_validator(mode="after")
@@ -39,14 +39,6 @@ class ConvAttrs(Attrs):
                 raise ValueError(f"{name} ({value}) must be divisible by groups "
                                  f"({self.groups})")
         return self
-
-    @property
-    def begins(self) -> tuple[int, ...]:
-        return self.padding[:len(self.kernel_size)]
-
-    @property
-    def ends(self) -> tuple[int, ...]:
-        return self.padding[-len(self.kernel_size):]
 
 
 def conv_attrs(name: str, rank: int, doc: str, padding_doc: str, **extra: Any) -> type:
@@ -95,6 +87,12 @@ def in_channels(a: ConvAttrs, shapes) -> int:
 
 def bias_shape(a: ConvAttrs, shapes):
     return (a.out_channels,)
+
+
+def filter_params(weight_shape, layout: str) -> tuple[ParamDef, ...]:
+    """W, as torch's (`layout`), and the bias b, with torch's default initialisers."""
+    return (ParamDef("W", weight_shape, TORCH_WEIGHT, f"filters, {layout}", fans=fans_out_in),
+            ParamDef("b", bias_shape, TORCH_BIAS, "bias, (out_channels,)", enabled_by="bias"))
 
 
 def contract_images(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -218,11 +216,15 @@ def lower_conv(b) -> str:
                              a.stride, a.dilation, bias)
 
 
-def _register(rank: int, samples: tuple[Sample, ...]) -> Op:
-    layout = LAYOUTS[rank]
+def layouts(rank: int) -> tuple[str, str, str]:
+    """X's layout, the output's and the kernel's axes, for docstrings."""
     out_layout = "(N, out_channels, " + ", ".join(
         f"{name[0].upper()}_out" for name in AXIS_NAMES[rank]) + ")"
-    kernel = ", ".join(f"k{name[0]}" for name in AXIS_NAMES[rank])
+    return LAYOUTS[rank], out_layout, ", ".join(f"k{name[0]}" for name in AXIS_NAMES[rank])
+
+
+def _register(rank: int, samples: tuple[Sample, ...]) -> Op:
+    layout, out_layout, kernel = layouts(rank)
     return register_op(Op(
         name=f"conv{rank}d",
         doc=f"""{rank}-D cross-correlation over {layout} tensors, as
@@ -242,10 +244,7 @@ def _register(rank: int, samples: tuple[Sample, ...]) -> Op:
         must be divisible by groups; the dilated kernel must fit in the padded input.""",
         inputs=(Arg("X"),),
         attrs=ATTRS[rank],
-        params=(ParamDef("W", conv_weight_shape, TORCH_WEIGHT,
-                         f"filters, (out_channels, C_in/groups, {kernel})", fans=fans_out_in),
-                ParamDef("b", bias_shape, TORCH_BIAS, "bias, (out_channels,)",
-                         enabled_by="bias")),
+        params=filter_params(conv_weight_shape, f"(out_channels, C_in/groups, {kernel})"),
         shape=conv_shape, forward=conv_forward, vjp=conv_vjp, onnx=lower_conv,
         reference=conv_reference,
         kinks="none: convolution is linear in X and in W, smooth everywhere.",

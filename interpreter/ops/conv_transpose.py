@@ -10,7 +10,6 @@ end, which is how torch and ONNX tell apart the input sizes a strided conv maps 
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 from pydantic import Field
@@ -18,13 +17,12 @@ from pydantic import Field
 from ..core.dims import format_shape, is_known
 from ..core.errors import ShapeError
 from ..core.fieldtypes import per_axis
-from .conv import (AXES, bias_shape, contract_images, conv_attrs, in_channels,
+from .conv import (AXES, contract_images, conv_attrs, filter_params, in_channels, layouts,
                    lower_correlation)
-from .initializers import TORCH_BIAS, TORCH_WEIGHT, fans_out_in
 from .lowering import ints
-from .registry import Arg, Op, ParamDef, register_op
+from .registry import Arg, Op, register_op
 from .samples import Sample, normal
-from .windows import AXIS_NAMES, LAYOUTS, check_rank, col2im, onnx_pads, pad, windows
+from .windows import AXIS_NAMES, col2im, onnx_pads, pad, windows
 
 ATTRS = {rank: conv_attrs(
     f"ConvTranspose{rank}dAttrs", rank, f"conv_transpose{rank}d's attrs.",
@@ -186,10 +184,7 @@ def lower_conv_transpose(b) -> str:
 
 
 def _register(rank: int, samples: tuple[Sample, ...]) -> Op:
-    layout = LAYOUTS[rank]
-    out_layout = "(N, out_channels, " + ", ".join(
-        f"{name[0].upper()}_out" for name in AXIS_NAMES[rank]) + ")"
-    kernel = ", ".join(f"k{name[0]}" for name in AXIS_NAMES[rank])
+    layout, out_layout, kernel = layouts(rank)
     return register_op(Op(
         name=f"conv_transpose{rank}d",
         doc=f"""{rank}-D transposed convolution over {layout} tensors, as
@@ -211,10 +206,8 @@ def _register(rank: int, samples: tuple[Sample, ...]) -> Op:
         C_in and out_channels must be divisible by groups.""",
         inputs=(Arg("X"),),
         attrs=ATTRS[rank],
-        params=(ParamDef("W", conv_transpose_weight_shape, TORCH_WEIGHT,
-                         f"filters, (C_in, out_channels/groups, {kernel})", fans=fans_out_in),
-                ParamDef("b", bias_shape, TORCH_BIAS, "bias, (out_channels,)",
-                         enabled_by="bias")),
+        params=filter_params(conv_transpose_weight_shape,
+                             f"(C_in, out_channels/groups, {kernel})"),
         shape=conv_transpose_shape, forward=conv_transpose_forward, vjp=conv_transpose_vjp,
         onnx=lower_conv_transpose, reference=conv_transpose_reference,
         kinks="none: transposed convolution is linear in X and in W, smooth everywhere.",
