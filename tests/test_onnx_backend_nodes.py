@@ -56,7 +56,8 @@ def _feeds(case, inputs) -> dict[str, np.ndarray]:
 
 # op type -> the positions of the inputs its rule reads as constants.
 CONSTANT_INPUTS = {
-    "Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "LayerNormalization": (1, 2),
+    "Conv": (1, 2), "ConvTranspose": (1, 2), "BatchNormalization": (1, 2, 3, 4),
+    "LayerNormalization": (1, 2),
     "Reshape": (1,), "Pow": (1,), "Clip": (1, 2), "Dropout": (1, 2),
     "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "Squeeze": (1,),
     "Unsqueeze": (1,), "Slice": (1, 2, 3, 4), "Split": (1,),

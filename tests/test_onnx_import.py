@@ -230,6 +230,32 @@ CASES = {
                                  opset=18, mode="reflect"),
     "Pad_edge_attribute": one_node("Pad", [("x", [2, 3, 4])], opset=10, mode="edge",
                                    pads=[0, 0, 2, 0, 1, 1]),
+    "Conv_1d": one_node("Conv", [("x", ["N", 2, 9])], [("W", R.normal(size=(3, 2, 3)))],
+                        strides=[2], pads=[2, 1], dilations=[2]),
+    "Conv_3d_groups": one_node("Conv", [("x", ["N", 4, 4, 5, 4])],
+                               [("W", R.normal(size=(2, 2, 2, 3, 2))),
+                                ("B", R.normal(size=2))],
+                               group=2, pads=[1, 0, 0, 0, 2, 1]),
+    "Conv_same_lower_odd": one_node("Conv", [("x", [1, 1, 6, 6])],
+                                    [("W", R.normal(size=(1, 1, 2, 2)))], auto_pad="SAME_LOWER"),
+    "ConvTranspose": one_node("ConvTranspose", [("x", ["N", 2, 4, 5])],
+                              [("W", R.normal(size=(2, 3, 3, 3))), ("B", R.normal(size=3))],
+                              strides=[2, 2], pads=[1, 0, 0, 2], output_padding=[1, 1]),
+    "ConvTranspose_1d_groups_dilated": one_node(
+        "ConvTranspose", [("x", ["N", 4, 5])], [("W", R.normal(size=(4, 3, 2)))], group=2,
+        strides=[3], dilations=[2]),
+    "ConvTranspose_3d": one_node("ConvTranspose", [("x", [1, 2, 3, 2, 3])],
+                                 [("W", R.normal(size=(2, 2, 2, 2, 2)))], strides=[2, 1, 2],
+                                 pads=[1, 0, 0, 0, 1, 1]),
+    "ConvTranspose_output_shape": one_node(
+        "ConvTranspose", [("x", [1, 2, 3, 3])], [("W", R.normal(size=(2, 2, 3, 3)))],
+        strides=[2, 2], output_shape=[8, 7]),
+    "ConvTranspose_same_upper": one_node(
+        "ConvTranspose", [("x", [1, 2, 3, 3])], [("W", R.normal(size=(2, 2, 3, 3)))],
+        strides=[2, 2], auto_pad="SAME_UPPER"),
+    "ConvTranspose_same_lower": one_node(
+        "ConvTranspose", [("x", [1, 2, 3, 3])], [("W", R.normal(size=(2, 2, 4, 4)))],
+        strides=[3, 2], auto_pad="SAME_LOWER"),
 }
 
 
@@ -282,29 +308,44 @@ def test_unsupported_attributes_are_listed_together():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
     nodes = [helper.make_node("Softmax", ["x"], ["a"], name="first", axis=0),
              helper.make_node("Reshape", ["a", "shape"], ["a4"]),
-             helper.make_node("Conv", ["a4", "w"], ["b"], name="second", pads=[1, 0, 0, 0]),
+             helper.make_node("Conv", ["a4", "w"], ["b"], name="second"),
              helper.make_node("LogSoftmax", ["x"], ["y"], name="third", axis=0)]
     graph = helper.make_graph(
         nodes, "two", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3]),
                             helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 1, 1, 1])],
-        [numpy_helper.from_array(np.ones((1, 1, 2, 3), np.float32), "w"),
-         numpy_helper.from_array(np.array([1, 1, 2, 3], np.int64), "shape")])
+        [numpy_helper.from_array(np.ones((1, 1, 1, 1, 2, 3), np.float32), "w"),
+         numpy_helper.from_array(np.array([1, 1, 1, 1, 2, 3], np.int64), "shape")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
     with pytest.raises(InterpreterError) as info:
         import_model(model)
     message = str(info.value)
     assert "3 problems" in message, message
     assert "node 'first' (Softmax): axis=0 before opset 13" in message
-    assert "node 'second' (Conv): pads [1, 0, 0, 0]: only the same padding on both sides" \
-        in message
+    assert "node 'second' (Conv): W has rank 6: only 1-, 2- and 3-D convolution are " \
+        "supported" in message
     assert "node 'third' (LogSoftmax): axis=0 before opset 13" in message
 
 
-def test_conv_same_padding_is_refused_when_its_total_is_odd():
+def test_conv_padding_is_per_side_where_it_differs():
     model = one_node("Conv", [("x", [1, 1, 6, 6])], [("W", R.normal(size=(1, 1, 2, 2)))],
                      strides=[1, 1], auto_pad="SAME_LOWER")
-    with pytest.raises(InterpreterError, match=r"node 'conv_0' \(Conv\): pads \[1, 1, 0, 0\]: "
-                       r"only the same padding on both sides is supported"):
+    node = import_model(model).spec["nodes"][0]
+    assert node["op"] == "conv2d" and node["attrs"]["padding"] == [1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("attrs, reason", [
+    ({"output_shape": [6, 6]}, r"output_shape \[6, 6\] smaller than the full output: "
+     r"onnxruntime cuts the end, ONNX's spec both sides"),
+    ({"output_shape": [9, 9], "auto_pad": "SAME_UPPER"}, r"auto_pad=SAME_UPPER with an output "
+     r"larger than the full one: onnxruntime grows the end, ONNX's reference the begin"),
+    ({"output_shape": [7, 7], "pads": [1, 1, 1, 1]}, r"pads with output_shape or auto_pad: "
+     r"ONNX's spec ignores the pads, its reference does not"),
+])
+def test_conv_transpose_output_shapes_onnx_reads_two_ways_are_refused(attrs, reason):
+    model = one_node("ConvTranspose", [("x", [1, 2, 3, 3])],
+                     [("W", R.normal(size=(2, 2, 3, 3)))], strides=[2, 2], **attrs)
+    with pytest.raises(InterpreterError, match=r"node 'convtranspose_0' \(ConvTranspose\): "
+                       + reason):
         import_model(model)
 
 
@@ -542,6 +583,42 @@ def test_pad_that_the_mode_cannot_fill_is_refused_with_the_limit():
                      mode="reflect")
     with pytest.raises(InterpreterError, match="mode reflect pads axis 1 by at most 2"):
         interpreter.from_onnx(model)
+
+
+def conv_modules():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(1)
+    return {
+        "conv1d": (nn.Sequential(nn.Conv1d(3, 4, 3, stride=2, padding=2, dilation=2),
+                                 nn.ReLU(), nn.Conv1d(4, 2, 2, groups=2, bias=False)),
+                   (2, 3, 11)),
+        "conv3d": (nn.Conv3d(2, 4, (2, 3, 2), stride=(1, 2, 1), padding=(1, 0, 1), groups=2),
+                   (2, 2, 4, 5, 4)),
+        "conv_transpose2d": (nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1,
+                                                output_padding=1, groups=2, dilation=(1, 2)),
+                             (2, 4, 3, 4)),
+    }
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("kind", ["conv1d", "conv3d", "conv_transpose2d"])
+def test_pytorch_convolutions_import_and_predict_as_torch(kind, dynamo, tmp_path):
+    torch = pytest.importorskip("torch")
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    module, shape = conv_modules()[kind]
+    module.eval()
+    x = torch.from_numpy(np.random.default_rng(4).normal(size=shape).astype(np.float32))
+    path = tmp_path / f"{kind}.onnx"
+    with torch.no_grad():
+        torch.onnx.export(module, (x,), str(path), input_names=["X"], output_names=["Y"],
+                          dynamo=dynamo)
+        want = module(x).numpy()
+    net = interpreter.from_onnx(path)
+    ops = {node.op for node in net.spec.nodes}
+    assert kind in ops, ops
+    np.testing.assert_allclose(net.predict({"X": x.numpy()})["Y"], want, rtol=1e-5, atol=1e-5)
 
 
 def test_a_pytorch_model_fine_tunes_on_digits(tmp_path, capsys):

@@ -7,8 +7,8 @@ A rule reads its node through a `NodeContext` (`n.attr`, `n.input`, `n.constant`
 away: its output is its first input (Identity).
 
 Only exact mappings are here: where an attribute changes the semantics in a way no op of
-ours expresses (a Conv's padding that differs by side, 3-D convolution, a second output),
-the rule refuses.
+ours expresses (4-D convolution, a ConvTranspose output_shape that ONNX's own
+implementations read differently), the rule refuses.
 """
 from __future__ import annotations
 
@@ -570,15 +570,6 @@ def _same_pads(n, auto_pad: str, kernel: list[int], stride: list[int],
     return begins + ends
 
 
-def _symmetric_pads(n, kernel: list[int], stride: list[int], dilation: list[int]) -> list[int]:
-    """Conv's padding: the same on both sides of each axis."""
-    pads = _pads(n, kernel, stride, dilation)
-    rank = len(kernel)
-    if pads[:rank] != pads[rank:]:
-        raise Unsupported(f"pads {pads}: only the same padding on both sides is supported")
-    return pads[:rank]
-
-
 def _ints(n, name: str, default: list[int], rank: int = 2) -> list[int]:
     value = list(n.attr(name) or default)
     if len(value) != rank:
@@ -586,26 +577,107 @@ def _ints(n, name: str, default: list[int], rank: int = 2) -> list[int]:
     return value
 
 
-@rule("Conv")
-def conv(n):
+def _padding(pads: list[int]) -> list[int]:
+    """Our padding: one value per axis where both sides agree, else ONNX's pads."""
+    rank = len(pads) // 2
+    return pads[:rank] if pads[:rank] == pads[rank:] else pads
+
+
+def _conv_window(n, op_type: str) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """A Conv's or ConvTranspose's weights, rank (spatial axes) and window attrs."""
     w = n.constant(1, "the weights W")
-    if w.ndim != 4:
-        raise Unsupported(f"W has rank {w.ndim}: only 2-D convolution is supported")
-    kernel = [int(w.shape[2]), int(w.shape[3])]
-    stride, dilation = _ints(n, "strides", [1, 1]), _ints(n, "dilations", [1, 1])
-    attrs = {"out_channels": int(w.shape[0]), "kernel_size": kernel, "stride": stride,
-             "padding": _symmetric_pads(n, kernel, stride, dilation), "dilation": dilation}
-    if list(n.attr("kernel_shape") or attrs["kernel_size"]) != attrs["kernel_size"]:
+    rank = w.ndim - 2
+    if rank not in (1, 2, 3):
+        raise Unsupported(f"W has rank {w.ndim}: only 1-, 2- and 3-D {op_type} are "
+                          "supported")
+    kernel = [int(k) for k in w.shape[2:]]
+    if list(n.attr("kernel_shape") or kernel) != kernel:
         raise Unsupported("kernel_shape disagrees with W")
+    attrs = {"kernel_size": kernel, "stride": _ints(n, "strides", [1] * rank, rank),
+             "dilation": _ints(n, "dilations", [1] * rank, rank)}
     group = int(n.attr("group", 1))
     if group != 1:
         attrs["groups"] = group
+    return w, rank, attrs
+
+
+def _bias(n, attrs: dict[str, Any], w: np.ndarray) -> dict[str, np.ndarray]:
     params = {"W": w}
     if n.has(2):
         params["b"] = n.constant(2, "the bias B")
     else:
         attrs["bias"] = False
-    return "conv2d", [n.input(0)], attrs, params
+    return params
+
+
+@rule("Conv")
+def conv(n):
+    w, rank, attrs = _conv_window(n, "convolution")
+    attrs["out_channels"] = int(w.shape[0])
+    attrs["padding"] = _padding(_pads(n, attrs["kernel_size"], attrs["stride"],
+                                      attrs["dilation"]))
+    return f"conv{rank}d", [n.input(0)], attrs, _bias(n, attrs, w)
+
+
+def _transpose_pads(n, attrs: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """A ConvTranspose's pads and output_padding. With output_shape (given, or under
+    SAME_* the input's size times the stride), the pads are the full output's size less
+    it, split by auto_pad: mapped only where ONNX's spec, its reference and onnxruntime
+    agree."""
+    kernel, stride, dilation = attrs["kernel_size"], attrs["stride"], attrs["dilation"]
+    rank = len(kernel)
+    extra = _ints(n, "output_padding", [0] * rank, rank)
+    auto_pad = n.attr("auto_pad", "NOTSET")
+    wanted = n.attr("output_shape")
+    if auto_pad not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise Unsupported(f"auto_pad={auto_pad} is not supported")
+    if wanted is None and auto_pad in ("NOTSET", "VALID"):
+        pads = [0] * (2 * rank) if auto_pad == "VALID" else list(n.attr("pads")
+                                                                  or [0] * (2 * rank))
+        if len(pads) != 2 * rank:
+            raise Unsupported(f"pads {pads} for a {rank}-D kernel {kernel}")
+        return pads, extra
+    if auto_pad == "VALID":
+        raise Unsupported("output_shape with auto_pad=VALID is not supported")
+    if any(n.attr("pads") or []):
+        raise Unsupported("pads with output_shape or auto_pad: ONNX's spec ignores the pads, "
+                          "its reference does not")
+    shape = n.shape(0)
+    spatial = list(shape[2:]) if shape is not None else []
+    if len(spatial) != rank or not all(isinstance(d, int) and d > 0 for d in spatial):
+        raise Unsupported(f"output_shape or auto_pad={auto_pad} needs static spatial sizes "
+                          f"(got {spatial or 'unknown'})")
+    wanted = [size * s for size, s in zip(spatial, stride)] if wanted is None else list(wanted)
+    wanted = wanted[-rank:]  # some writers give the whole (N, C, ...) shape
+    begins, ends = [], []
+    for axis, (size, k, s, d) in enumerate(zip(spatial, kernel, stride, dilation)):
+        total = (size - 1) * s + extra[axis] + d * (k - 1) + 1 - wanted[axis]
+        if auto_pad == "NOTSET":
+            if total > 0:
+                raise Unsupported(f"output_shape {wanted} smaller than the full output: "
+                                  "onnxruntime cuts the end, ONNX's spec both sides")
+            begins.append(0)
+            ends.append(0)
+            extra[axis] -= total  # a larger output_shape grows the end, as output_padding
+            continue
+        if total < 0:
+            raise Unsupported(f"auto_pad={auto_pad} with an output larger than the full "
+                              "one: onnxruntime grows the end, ONNX's reference the begin")
+        small = total // 2
+        begins.append(small if auto_pad == "SAME_UPPER" else total - small)
+        ends.append(total - begins[-1])
+    return begins + ends, extra
+
+
+@rule("ConvTranspose")
+def conv_transpose(n):
+    w, rank, attrs = _conv_window(n, "transposed convolution")
+    attrs["out_channels"] = int(w.shape[1]) * attrs.get("groups", 1)
+    pads, extra = _transpose_pads(n, attrs)
+    attrs["padding"] = _padding(pads)
+    if any(extra):
+        attrs["output_padding"] = extra
+    return f"conv_transpose{rank}d", [n.input(0)], attrs, _bias(n, attrs, w)
 
 
 def _pool_attrs(n) -> tuple[int, dict[str, Any]]:
@@ -620,8 +692,7 @@ def _pool_attrs(n) -> tuple[int, dict[str, Any]]:
     if any(p >= k for p, k in zip(pads, kernel * 2)):
         raise Unsupported(f"pads {pads} as large as the kernel {kernel} are not supported "
                           "(nor by onnxruntime)")
-    padding = pads[:rank] if pads[:rank] == pads[rank:] else pads
-    return rank, {"kernel_size": kernel, "stride": stride, "padding": padding,
+    return rank, {"kernel_size": kernel, "stride": stride, "padding": _padding(pads),
                   "dilation": dilation, "ceil_mode": bool(int(n.attr("ceil_mode", 0)))}
 
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from . import (activations, avg_pool, cast, classification_losses, compare, constant, conv,
-               dropout, elementwise, embedding, global_pool, group_norm, indexing, linear,
-               losses, math, matmul, max_pool, normalization, pad, parameter, reductions,
-               shape, softmax, stop_gradient, where)
+               conv_transpose, dropout, elementwise, embedding, global_pool, group_norm,
+               indexing, linear, losses, math, matmul, max_pool, normalization, pad,
+               parameter, reductions, shape, softmax, stop_gradient, where)
 
 __all__ = ["activations", "avg_pool", "cast", "classification_losses", "compare", "constant",
-           "conv", "dropout", "elementwise", "embedding", "global_pool", "group_norm",
-           "indexing", "linear", "losses", "math", "matmul", "max_pool", "normalization",
-           "pad", "parameter", "reductions", "shape", "softmax", "stop_gradient", "where"]
+           "conv", "conv_transpose", "dropout", "elementwise", "embedding", "global_pool",
+           "group_norm", "indexing", "linear", "losses", "math", "matmul", "max_pool",
+           "normalization", "pad", "parameter", "reductions", "shape", "softmax",
+           "stop_gradient", "where"]

@@ -25,12 +25,13 @@ from ..core.dims import Dim, Sym, format_shape, is_known
 from ..core.fieldtypes import per_axis
 from .lowering import CannotLower
 from .registry import Attrs
-from .windows import AXIS_NAMES, LAYOUTS, col2im, offsets, pad, tap_slices, unpad, window_shape
+from .windows import (AXIS_NAMES, LAYOUTS, PerSidePadding, col2im, offsets, pad, tap_slices,
+                      unpad, window_shape)
 
 AXES = {rank: "(" + ", ".join(names) + ")" for rank, names in AXIS_NAMES.items()}
 
 
-class PoolAttrs(Attrs):
+class PoolAttrs(PerSidePadding, Attrs):
     """The window attrs of a pool; `pool_attrs` gives them their types for one rank."""
 
     @model_validator(mode="after")
@@ -45,14 +46,6 @@ class PoolAttrs(Attrs):
     @property
     def steps(self) -> tuple[int, ...]:
         return self.stride if self.stride is not None else self.kernel_size
-
-    @property
-    def begins(self) -> tuple[int, ...]:
-        return self.padding[:len(self.kernel_size)]
-
-    @property
-    def ends(self) -> tuple[int, ...]:
-        return self.padding[-len(self.kernel_size):]
 
 
 def pool_attrs(name: str, rank: int, doc: str, **extra: Any) -> type[PoolAttrs]:

@@ -21,6 +21,19 @@ LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
+class PerSidePadding:
+    """`begins` and `ends` of a `padding` written per axis or per side (ONNX's begin...,
+    end... order), for attrs models with a `kernel_size` (convolution's, pooling's)."""
+
+    @property
+    def begins(self) -> tuple[int, ...]:
+        return self.padding[:len(self.kernel_size)]
+
+    @property
+    def ends(self) -> tuple[int, ...]:
+        return self.padding[-len(self.kernel_size):]
+
+
 def check_rank(x: tuple, spatial: int = 2) -> None:
     if len(x) != spatial + 2:
         raise ShapeError(f"X must have {spatial + 2} axes {LAYOUTS[spatial]}, but its shape "

@@ -1,5 +1,7 @@
-"""conv2d and the 1-, 2- and 3-D pooling ops against torch.nn.functional, forward and gradients,
-float64; padding torch does not take (per side, over half the kernel) through F.pad first."""
+"""The 1-, 2- and 3-D convolutions, transposed convolutions and pooling ops against
+torch.nn.functional, forward and gradients, float64; padding torch does not take (per side,
+over half the kernel) through F.pad first (for a transposed convolution, F.pad's negative
+padding cuts its output)."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +16,32 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
-def _conv2d(attrs, xs, ps):
-    return F.conv2d(xs[0], ps[0], ps[1] if attrs.bias else None, stride=attrs.stride,
-                    padding=attrs.padding, dilation=attrs.dilation, groups=attrs.groups)
+def _conv(attrs, xs, ps):
+    conv = getattr(F, f"conv{len(attrs.kernel_size)}d")
+    x, padding = xs[0], attrs.begins
+    if attrs.begins != attrs.ends:
+        x, padding = F.pad(x, _torch_pads(attrs)), 0
+    return conv(x, ps[0], ps[1] if attrs.bias else None, stride=attrs.stride,
+                padding=padding, dilation=attrs.dilation, groups=attrs.groups)
+
+
+def _conv_transpose(attrs, xs, ps):
+    conv = getattr(F, f"conv_transpose{len(attrs.kernel_size)}d")
+    kwargs = {"stride": attrs.stride, "dilation": attrs.dilation, "groups": attrs.groups}
+    bias = ps[1] if attrs.bias else None
+    if attrs.begins == attrs.ends and all(p < max(s, d) for p, s, d in zip(
+            attrs.output_padding, attrs.stride, attrs.dilation)):
+        return conv(xs[0], ps[0], bias, padding=attrs.begins,
+                    output_padding=attrs.output_padding, **kwargs)
+    # The whole output, cut by each side's padding and grown by output_padding; the bias
+    # reaches the grown cells too.
+    full = conv(xs[0], ps[0], None, **kwargs)
+    pads = []
+    for begin, end, extra in reversed(list(zip(attrs.begins, attrs.ends,
+                                               attrs.output_padding))):
+        pads += [-begin, extra - end]
+    out = F.pad(full, pads)
+    return out if bias is None else out + bias.reshape((1, -1) + (1,) * (out.ndim - 2))
 
 
 def _torch_pads(attrs) -> list[int]:
@@ -105,9 +130,14 @@ POOLS = [(f"{kind}{rank}d", fn) for rank in (1, 2, 3) for kind, fn in (
     ("global_max_pool", _global_max_pool))]
 
 
+CONVS = [(f"conv{rank}d", _conv) for rank in (1, 2, 3)] + [
+    (f"conv_transpose{rank}d", _conv_transpose) for rank in (1, 2, 3)]
+
+
 @pytest.mark.torch
-def test_every_conv2d_sample_matches_torch():
-    compare("conv2d", _conv2d, rtol=1e-9)
+@pytest.mark.parametrize("op_name, torch_fn", CONVS)
+def test_every_conv_sample_matches_torch(op_name, torch_fn):
+    compare(op_name, torch_fn, rtol=1e-9)
 
 
 @pytest.mark.torch
@@ -128,11 +158,16 @@ def test_the_pool_samples_cover_per_side_padding_and_more_than_torch_takes(op_na
         assert any(2 * p > k for a in attrs for p, k in zip(a.padding, a.kernel_size * 2))
 
 
-@pytest.mark.torch
-def test_the_samples_cover_every_conv2d_attr():
-    used = {key for sample in get_op("conv2d").samples for key in sample.attrs}
-    assert used >= {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-                    "bias"}
+@pytest.mark.parametrize("op_name", [name for name, _ in CONVS])
+def test_the_samples_cover_every_conv_attr_and_per_side_padding(op_name):
+    op = get_op(op_name)
+    used = {key for sample in op.samples for key in sample.attrs}
+    wanted = {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}
+    if "transpose" in op_name:
+        wanted.add("output_padding")
+    assert used >= wanted
+    attrs = [op.attrs.model_validate(s.attrs) for s in op.samples]
+    assert any(a.begins != a.ends for a in attrs)
 
 
 @pytest.mark.torch
