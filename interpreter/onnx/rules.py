@@ -363,7 +363,12 @@ def _resolve(target: list, source: tuple | None, allowzero: int) -> list[int]:
         else:
             resolved.append(None)
     unknown = [i for i, d in enumerate(resolved) if d is None]
-    if len(unknown) > 1 or (unknown and -1 in resolved):
+    if len(unknown) == 1 and -1 in resolved:
+        # [batch, -1] where shape inference lost the batch's name: the -1 is what the
+        # known dims give, and the batch is inferred.
+        with_copy = [0 if i == unknown[0] else d for i, d in enumerate(resolved)]
+        return _infer_beside(with_copy, unknown[0], source)
+    if len(unknown) > 1:
         raise Unsupported(f"the shape {target} has more than one dim only known at run time")
     return [-1 if d is None else d for d in resolved]
 
