@@ -519,6 +519,16 @@ def reduction(n):
     return op, [n.input(0)], {"axis": axes or None, "keepdims": keepdims}, {}
 
 
+@rule("ArgMax", "ArgMin")
+def arg_reduce(n):
+    # ONNX searches one axis (default 0) and keeps it by default; select_last_index (opset
+    # 12) picks the last of tied extremes.
+    attrs = {"axis": int(n.attr("axis", 0)), "keepdims": bool(n.attr("keepdims", 1))}
+    if n.attr("select_last_index", 0):
+        attrs["select_last_index"] = True
+    return n.proto.op_type.lower(), [n.input(0)], attrs, {}
+
+
 @rule("GlobalMaxPool")
 def global_max_pool(n):
     rank = n.rank(0)
