@@ -113,6 +113,18 @@ def softplus(n):
     return "softplus", [n.input(0)], {}, {}
 
 
+@rule("HardSigmoid")
+def hard_sigmoid(n):
+    # ONNX's defaults (alpha 0.2) are not ours (PyTorch's 1/6): always written out.
+    return "hard_sigmoid", [n.input(0)], {"alpha": f32(n.attr("alpha", 0.2)),
+                                          "beta": f32(n.attr("beta", 0.5))}, {}
+
+
+@rule("HardSwish")
+def hard_swish(n):
+    return "hard_swish", [n.input(0)], {}, {}
+
+
 @rule("Gelu")
 def gelu(n):
     return "gelu", [n.input(0)], {"approximate": n.attr("approximate", "none")}, {}
