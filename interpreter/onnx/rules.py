@@ -515,7 +515,9 @@ def concat(n):
 
 # ----- reductions ----------------------------------------------------------------------------
 
-_REDUCTIONS = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18)}
+_REDUCTIONS = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18),
+               "ReduceMin": ("min", 18), "ReduceL1": ("norm_l1", 18),
+               "ReduceL2": ("norm_l2", 18)}
 
 
 @rule(*_REDUCTIONS)
@@ -525,6 +527,9 @@ def reduction(n):
     if n.opset >= axes_input_from:
         axes = [int(a) for a in n.constant(1, "axes")] if n.has(1) else []
         if not axes and n.attr("noop_with_empty_axes", 0):
+            # Reducing over no axis: each element alone, so a norm is its |x|.
+            if op in ("norm_l1", "norm_l2"):
+                return "abs", [n.input(0)], {}, {}
             return None, [n.input(0)], {}, {}
     else:
         axes = list(n.attr("axes") or [])
