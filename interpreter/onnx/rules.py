@@ -421,6 +421,34 @@ def _infer_beside(target: list[int], copied: int, source: tuple | None) -> list[
             for i, d in enumerate(target)]
 
 
+def _expand_target(target: list, source: tuple | None) -> list[int]:
+    """An Expand shape computed over symbolic dims (ints, symbol names, None unknown) as
+    ints: an entry that is X's own dim at the aligned position (counted from the last
+    axis) becomes 1, which broadcasting reads as keeping X's dim."""
+    offset = len(target) - (len(source) if source is not None else 0)
+    resolved = []
+    for i, d in enumerate(target):
+        if isinstance(d, int):
+            resolved.append(d)
+        elif (isinstance(d, str) and source is not None and i >= offset
+              and source[i - offset] == d):
+            resolved.append(1)
+        else:
+            raise Unsupported(f"shape entry {i} of {target} is known only at run time and is "
+                              "not input's own dim at that position")
+    return resolved
+
+
+@rule("Expand")
+def expand(n):
+    partial = n.partial(1)
+    target = ([int(d) for d in n.constant(1, "the shape").reshape(-1)] if partial is None
+              else _expand_target(partial.reshape(-1).tolist(), n.shape(0)))
+    if any(d < 0 for d in target):
+        raise Unsupported(f"shape {target} has a negative entry")
+    return "expand", [n.input(0)], {"shape": target}, {}
+
+
 @rule("Slice")
 def slice_(n):
     # One slice node per sliced axis. ONNX clamps starts and ends to the axis as Python's
