@@ -59,7 +59,8 @@ CONSTANT_INPUTS = {
     "Conv": (1, 2), "ConvTranspose": (1, 2), "BatchNormalization": (1, 2, 3, 4),
     "LayerNormalization": (1, 2),
     "Reshape": (1,), "Pow": (1,), "Clip": (1, 2), "Dropout": (1, 2),
-    "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "Squeeze": (1,),
+    "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
+    "ReduceL1": (1,), "ReduceL2": (1,), "Expand": (1,), "Squeeze": (1,),
     "Unsqueeze": (1,), "Slice": (1, 2, 3, 4), "Split": (1,),
     "InstanceNormalization": (1, 2), "Pad": (1, 2, 3),
 }

@@ -674,3 +674,94 @@ def test_a_pytorch_where_of_a_comparison_imports_and_predicts_as_torch(dynamo, t
     with torch.no_grad():
         want = Gated()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(net.predict({"X": x})["y"], want, rtol=1e-6, atol=1e-6)
+
+
+# ----- argmax, hard activations, min and norms, expand ---------------------------------------
+
+def _expand_over(x_shape, source_input):
+    """Expand(X, Concat(Shape(source)[0], [4])) with a symbolic batch: the shape
+    arithmetic a PyTorch `x.expand(x.size(0), 4)` exports."""
+    inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, x_shape)]
+    if source_input != "X":
+        inputs.append(helper.make_tensor_value_info(source_input, TensorProto.FLOAT, ["M", 2]))
+    nodes = [helper.make_node("Shape", [source_input], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
+             helper.make_node("Concat", ["n1", "four"], ["shape"], axis=0),
+             helper.make_node("Expand", ["X", "shape"], ["y"])]
+    inits = [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+             numpy_helper.from_array(np.array([0], np.int64), "axes"),
+             numpy_helper.from_array(np.array([4], np.int64), "four")]
+    graph = helper.make_graph(nodes, "expand", inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return onnx.shape_inference.infer_shapes(model)
+
+
+def test_expand_to_a_shape_of_the_inputs_own_symbolic_dim_keeps_it():
+    model = _expand_over(["N", 1], "X")
+    imported = import_model(model, "expand")
+    assert "[1, 4]" in imported.text()
+    net = build_network(imported)
+    x = np.arange(3, dtype=np.float32).reshape(3, 1)
+    close(net.predict({"X": x})["y"], run_ort(model, {"X": x})["y"])
+
+
+def test_expand_to_another_tensors_run_time_dim_is_refused():
+    with pytest.raises(InterpreterError, match="known only at run time and is not input's "
+                                               "own dim"):
+        import_model(_expand_over([1, 4], "Y"), "expand")
+
+
+def test_small_ops_import_and_agree_with_onnxruntime():
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3, 4])
+    nodes = [helper.make_node("HardSigmoid", ["X"], ["hs"], alpha=0.2, beta=0.4),
+             helper.make_node("HardSwish", ["hs"], ["hw"]),
+             helper.make_node("ReduceL2", ["hw"], ["l2"], axes=[2], keepdims=1),
+             helper.make_node("ReduceL1", ["X"], ["l1"], axes=[2], keepdims=1),
+             helper.make_node("ReduceMin", ["X"], ["mn"], axes=[1, 2], keepdims=0),
+             helper.make_node("Add", ["l1", "l2"], ["y"]),
+             helper.make_node("ArgMax", ["X"], ["am"], axis=2, keepdims=0,
+                              select_last_index=1),
+             helper.make_node("ArgMin", ["X"], ["an"], axis=1)]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("mn", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("am", TensorProto.INT64, None),
+            helper.make_tensor_value_info("an", TensorProto.INT64, None)]
+    model = onnx.shape_inference.infer_shapes(helper.make_model(
+        helper.make_graph(nodes, "small", [x], outs), opset_imports=[helper.make_opsetid("", 17)]))
+    net = build_network(import_model(model, "small"))
+    feeds = {"X": np.round(np.random.default_rng(3).normal(size=(2, 3, 4)), 1)
+             .astype(np.float32)}  # rounded: ties for the argmax
+    got, want = net.predict(feeds), run_ort(model, feeds)
+    for name in ("y", "mn"):
+        close(got[name], want[name])
+    for name in ("am", "an"):
+        np.testing.assert_array_equal(got[name], want[name])
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+def test_pytorch_small_ops_import_and_predict_as_torch(dynamo, tmp_path):
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+
+    class Small(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 4)
+
+        def forward(self, x):
+            h = F.hardswish(self.fc(x))
+            scale = torch.linalg.vector_norm(h, dim=1, keepdim=True) + torch.amin(
+                h, dim=1, keepdim=True)
+            return F.hardsigmoid(h) * scale.expand(x.size(0), 4) + h.abs().sum(1, True)
+
+    torch.manual_seed(0)
+    module = Small().eval()
+    x = np.random.default_rng(4).normal(size=(5, 6)).astype(np.float32)
+    path = torch_export(module, torch.from_numpy(x), tmp_path, dynamo)
+    net = interpreter.from_onnx(path)
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(net.predict({"X": x})["logits"], want, rtol=1e-5, atol=1e-6)

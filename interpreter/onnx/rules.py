@@ -113,6 +113,18 @@ def softplus(n):
     return "softplus", [n.input(0)], {}, {}
 
 
+@rule("HardSigmoid")
+def hard_sigmoid(n):
+    # ONNX's defaults (alpha 0.2) are not ours (PyTorch's 1/6): always written out.
+    return "hard_sigmoid", [n.input(0)], {"alpha": f32(n.attr("alpha", 0.2)),
+                                          "beta": f32(n.attr("beta", 0.5))}, {}
+
+
+@rule("HardSwish")
+def hard_swish(n):
+    return "hard_swish", [n.input(0)], {}, {}
+
+
 @rule("Gelu")
 def gelu(n):
     return "gelu", [n.input(0)], {"approximate": n.attr("approximate", "none")}, {}
@@ -414,6 +426,34 @@ def _infer_beside(target: list[int], copied: int, source: tuple | None) -> list[
             for i, d in enumerate(target)]
 
 
+def _expand_target(target: list, source: tuple | None) -> list[int]:
+    """An Expand shape computed over symbolic dims (ints, symbol names, None unknown) as
+    ints: an entry that is X's own dim at the aligned position (counted from the last
+    axis) becomes 1, which broadcasting reads as keeping X's dim."""
+    offset = len(target) - (len(source) if source is not None else 0)
+    resolved = []
+    for i, d in enumerate(target):
+        if isinstance(d, int):
+            resolved.append(d)
+        elif (isinstance(d, str) and source is not None and i >= offset
+              and source[i - offset] == d):
+            resolved.append(1)
+        else:
+            raise Unsupported(f"shape entry {i} of {target} is known only at run time and is "
+                              "not input's own dim at that position")
+    return resolved
+
+
+@rule("Expand")
+def expand(n):
+    partial = n.partial(1)
+    target = ([int(d) for d in n.constant(1, "the shape").reshape(-1)] if partial is None
+              else _expand_target(partial.reshape(-1).tolist(), n.shape(0)))
+    if any(d < 0 for d in target):
+        raise Unsupported(f"shape {target} has a negative entry")
+    return "expand", [n.input(0)], {"shape": target}, {}
+
+
 @rule("Slice")
 def slice_(n):
     # One slice node per sliced axis. ONNX clamps starts and ends to the axis as Python's
@@ -508,7 +548,9 @@ def concat(n):
 
 # ----- reductions ----------------------------------------------------------------------------
 
-_REDUCTIONS = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18)}
+_REDUCTIONS = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18),
+               "ReduceMin": ("min", 18), "ReduceL1": ("norm_l1", 18),
+               "ReduceL2": ("norm_l2", 18)}
 
 
 @rule(*_REDUCTIONS)
@@ -518,10 +560,23 @@ def reduction(n):
     if n.opset >= axes_input_from:
         axes = [int(a) for a in n.constant(1, "axes")] if n.has(1) else []
         if not axes and n.attr("noop_with_empty_axes", 0):
+            # Reducing over no axis: each element alone, so a norm is its |x|.
+            if op in ("norm_l1", "norm_l2"):
+                return "abs", [n.input(0)], {}, {}
             return None, [n.input(0)], {}, {}
     else:
         axes = list(n.attr("axes") or [])
     return op, [n.input(0)], {"axis": axes or None, "keepdims": keepdims}, {}
+
+
+@rule("ArgMax", "ArgMin")
+def arg_reduce(n):
+    # ONNX searches one axis (default 0) and keeps it by default; select_last_index (opset
+    # 12) picks the last of tied extremes.
+    attrs = {"axis": int(n.attr("axis", 0)), "keepdims": bool(n.attr("keepdims", 1))}
+    if n.attr("select_last_index", 0):
+        attrs["select_last_index"] = True
+    return n.proto.op_type.lower(), [n.input(0)], attrs, {}
 
 
 @rule("GlobalMaxPool")

@@ -17,7 +17,7 @@ import numpy as np
 
 # The ops computed on partial values (each on 1-D or 0-D integer tensors).
 OPS = {"Shape", "Gather", "Slice", "Concat", "Unsqueeze", "Squeeze", "Cast", "Identity",
-       "Reshape", "Add", "Sub", "Mul", "Div"}
+       "Reshape", "Add", "Sub", "Mul", "Div", "Equal", "Where"}
 
 
 def partial_shape(shape: tuple | None, start: int = 0, end: int | None = None
@@ -35,6 +35,26 @@ def _arithmetic(op_type: str, a: Any, b: Any) -> Any:
     if op_type == "Div":
         return int(np.trunc(a / b)) if b else None
     return int({"Add": a + b, "Sub": a - b, "Mul": a * b}[op_type])
+
+
+def _equal(a: Any, b: Any) -> Any:
+    """An entry of Equal: known for two ints, for a symbol and itself, and for a symbol
+    against a negative int (a symbol is a size, never negative: PyTorch's expand exports
+    `Where(Equal(shape, -1), 1, shape)`); None otherwise."""
+    if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
+        return bool(a == b)
+    if isinstance(a, str) and a == b:
+        return True
+    for symbol, other in ((a, b), (b, a)):
+        if isinstance(symbol, str) and isinstance(other, (int, np.integer)) and other < 0:
+            return False
+    return None
+
+
+def _where(condition: Any, a: Any, b: Any) -> Any:
+    if condition is None:
+        return None
+    return a if condition else b
 
 
 def evaluate(node: Any, attr: Callable[[str, Any], Any], value: Callable[[int], Any],
@@ -93,13 +113,32 @@ def _evaluate(node: Any, attr: Callable[[str, Any], Any], value: Callable[[int],
         a, b = np.broadcast_arrays(x, np.asarray(y, dtype=object))
         return np.array([_arithmetic(op, p, q) for p, q in zip(a.reshape(-1), b.reshape(-1))],
                         dtype=object).reshape(a.shape)
+    if op == "Equal":
+        y = value(1)
+        if y is None:
+            return None
+        a, b = np.broadcast_arrays(x, np.asarray(y, dtype=object))
+        return np.array([_equal(p, q) for p, q in zip(a.reshape(-1), b.reshape(-1))],
+                        dtype=object).reshape(a.shape)
+    if op == "Where":
+        a, b = value(1), value(2)
+        if a is None or b is None:
+            return None
+        c, a, b = np.broadcast_arrays(x, np.asarray(a, dtype=object),
+                                      np.asarray(b, dtype=object))
+        return np.array([_where(*entries) for entries in zip(
+            c.reshape(-1), a.reshape(-1), b.reshape(-1))], dtype=object).reshape(c.shape)
     if op == "Shape":
         return None  # the importer computes it from the input's shape
     return None
 
 
 def as_constant(value: np.ndarray) -> np.ndarray | None:
-    """The value as an int64 array when every entry is known, else None."""
+    """The value as an int64 array (bool for Equal's) when every entry is known, else
+    None."""
+    entries = value.reshape(-1)
+    if entries.size and all(isinstance(v, (bool, np.bool_)) for v in entries):
+        return value.astype(np.bool_)
     if all(isinstance(v, (int, np.integer)) for v in value.reshape(-1)):
         return value.astype(np.int64)
     return None

@@ -1,4 +1,4 @@
-"""Reductions over axes: sum and mean."""
+"""Reductions over axes: sum, mean, max, min and the L1 and L2 norms."""
 from __future__ import annotations
 
 import numpy as np
@@ -121,6 +121,13 @@ def _max_identity(dtype: np.dtype):
     return False if dtype.kind == "b" else np.iinfo(dtype).min
 
 
+def _min_identity(dtype: np.dtype):
+    """The min over nothing (ONNX ReduceMin's): inf, an integer dtype's maximum, True."""
+    if dtype.kind == "f":
+        return np.inf
+    return True if dtype.kind == "b" else np.iinfo(dtype).max
+
+
 def max_forward(ctx, xs, ps):
     x = xs[0]
     axes = reduced_axes(ctx.attrs, x.ndim)
@@ -130,25 +137,56 @@ def max_forward(ctx, xs, ps):
     return out, (x, out)
 
 
-def max_vjp(ctx, g, saved, needs):
+def min_forward(ctx, xs, ps):
+    x = xs[0]
+    axes = reduced_axes(ctx.attrs, x.ndim)
+    out = np.asarray(x.min(axis=axes, keepdims=ctx.attrs.keepdims,
+                           initial=_min_identity(x.dtype)))
+    return out, (x, out)
+
+
+def extreme_vjp(ctx, g, saved, needs):
+    """max's and min's gradient: g to the positions holding the extreme."""
     x, out = saved
-    # Ties share the gradient equally (torch.amax's convention), so the sum is kept.
+    # Ties share the gradient equally (torch.amax's and amin's convention), so the sum is
+    # kept.
     hits = x == _expand(out, ctx.attrs, x.shape)
     axes = reduced_axes(ctx.attrs, x.ndim)
     count = hits.sum(axis=axes, keepdims=True)  # >= 1 wherever x has an element
     return (hits * (_expand(g, ctx.attrs, x.shape) / count).astype(x.dtype),), ()
 
 
+def _lower_bool(b, all_true: bool) -> str:
+    # Not every runtime's ReduceMax or ReduceMin takes bool: any(x) is sum(x as int32) > 0,
+    # all(x) is sum(not x as int32) == 0, which also give False and True over nothing.
+    x = b.node("Not", [b.input(0)]) if all_true else b.input(0)
+    counted = b.node("Cast", [x], to=np.dtype(np.int32))
+    axes = list(reduced_axes(b.attrs, len(b.shape(0))))
+    total = reduce(b, "ReduceSum", counted, axes, b.attrs.keepdims) if axes else counted
+    return b.node("Equal" if all_true else "Greater",
+                  [total, b.constant(np.zeros((), np.int32), "zero")])
+
+
 def lower_max(b) -> str:
     if b.input_dtype(0).kind != "b":
         return _lowering("ReduceMax")(b)
-    # Not every runtime's ReduceMax takes bool: any(x) is sum(x as int32) > 0, which also
-    # gives False over nothing.
-    counted = b.node("Cast", [b.input(0)], to=np.dtype(np.int32))
-    axes = list(reduced_axes(b.attrs, len(b.shape(0))))
-    total = reduce(b, "ReduceSum", counted, axes, b.attrs.keepdims) if axes else counted
-    return b.node("Greater", [total, b.constant(np.zeros((), np.int32), "zero")])
+    return _lower_bool(b, all_true=False)
 
+
+def lower_min(b) -> str:
+    if b.input_dtype(0).kind != "b":
+        return _lowering("ReduceMin")(b)
+    return _lower_bool(b, all_true=True)
+
+
+_EXTREME_SAMPLES = _SAMPLES + (
+    Sample((normal(0, 3),), {"axis": 0}, name="empty_axis"),
+    Sample((np.array([[3, -7, 2], [0, 5, -1]], dtype=np.int32),), {"axis": 1},
+           name="int32"),
+    Sample((np.array([[True, False], [False, False]]),), {"axis": 1, "keepdims": True},
+           name="bool"),
+    Sample((np.zeros((0, 2), dtype=bool),), {"axis": 0}, name="bool_empty_axis"),
+)
 
 MAX = register_op(Op(
     name="max",
@@ -158,18 +196,112 @@ MAX = register_op(Op(
     dx = g at the positions holding the maximum, shared equally among ties; 0 elsewhere
     Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
     inputs=(Arg("x", kind="any"),), attrs=ReduceAttrs, dtype=of_first,
-    shape=reduce_shape, forward=max_forward, vjp=max_vjp, onnx=lower_max,
+    shape=reduce_shape, forward=max_forward, vjp=extreme_vjp, onnx=lower_max,
     kinks="ties: every maximal element gets g / (number of ties), as torch.amax. A reduction "
           "over a zero-size axis gives -inf (ONNX ReduceMax; torch.amax raises), and x's "
           "gradient is then empty, as x is. Integers and bools reduce too (ONNX's "
           "ReduceMax), with no gradient; their max over nothing is the dtype's minimum, or "
           "False.",
-    samples=_SAMPLES + (
-        Sample((normal(0, 3),), {"axis": 0}, name="empty_axis"),
-        Sample((np.array([[3, -7, 2], [0, 5, -1]], dtype=np.int32),), {"axis": 1},
-               name="int32"),
-        Sample((np.array([[True, False], [False, False]]),), {"axis": 1, "keepdims": True},
-               name="bool"),
-        Sample((np.zeros((0, 2), dtype=bool),), {"axis": 0}, name="bool_empty_axis"),
-    ),
+    samples=_EXTREME_SAMPLES,
+))
+
+MIN = register_op(Op(
+    name="min",
+    doc="""Minimum over the given axes (all when axis is null), as torch.amin.
+
+    out = min of x over axis
+    dx = g at the positions holding the minimum, shared equally among ties; 0 elsewhere
+    Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
+    inputs=(Arg("x", kind="any"),), attrs=ReduceAttrs, dtype=of_first,
+    shape=reduce_shape, forward=min_forward, vjp=extreme_vjp, onnx=lower_min,
+    kinks="ties: every minimal element gets g / (number of ties), as torch.amin. A reduction "
+          "over a zero-size axis gives inf (ONNX ReduceMin; torch.amin raises). Integers "
+          "and bools reduce too (ONNX's ReduceMin), with no gradient; their min over "
+          "nothing is the dtype's maximum, or True.",
+    samples=_EXTREME_SAMPLES + (
+        Sample((np.array([[1.0, -2.0, -2.0], [0.5, 0.5, 3.0]]),), {"axis": 1}, name="ties"),),
+))
+
+
+def norm_l1_forward(ctx, xs, ps):
+    x = xs[0]
+    axes = reduced_axes(ctx.attrs, x.ndim)
+    return np.asarray(np.abs(x).sum(axis=axes, keepdims=ctx.attrs.keepdims)), x
+
+
+def norm_l1_vjp(ctx, g, x, needs):
+    # sign(0) = 0: abs's subgradient at 0, as torch.
+    return (_expand(g, ctx.attrs, x.shape) * np.sign(x),), ()
+
+
+def norm_l2_forward(ctx, xs, ps):
+    x = xs[0]
+    axes = reduced_axes(ctx.attrs, x.ndim)
+    # Not rescaled by the largest |x| first: ONNX's ReduceL2 (and torch's norm) square
+    # directly, so overflow happens where theirs does.
+    out = np.asarray(np.sqrt((x * x).sum(axis=axes, keepdims=ctx.attrs.keepdims)))
+    return out, (x, out)
+
+
+def norm_l2_vjp(ctx, g, saved, needs):
+    x, out = saved
+    # x / |x|, with 0 where the norm is 0 (torch's convention at the zero vector: the
+    # subgradient of least size).
+    safe = np.where(out == 0, 1, out)
+    scale = np.where(out == 0, 0, g / safe).astype(x.dtype, copy=False)
+    return (_expand(scale, ctx.attrs, x.shape) * x,), ()
+
+
+def _norm_lowering(op_type: str):
+    def lower(b) -> str:
+        if len(b.shape(0)) == 0:
+            return b.node("Abs", [b.input(0)])  # the norm of one number
+        return _lowering(op_type)(b)
+    lower.__name__ = lower.__qualname__ = f"lower_{op_type[6:].lower()}"
+    return lower
+
+
+_NORM_SAMPLES = (
+    Sample((normal(4, 3, avoid=(0.0,)),), name="all"),
+    Sample((normal(4, 3, avoid=(0.0,)),), {"axis": 0}, name="axis0"),
+    Sample((normal(2, 3, 4, avoid=(0.0,)),), {"axis": [0, 2], "keepdims": True},
+           name="axes_keepdims"),
+    Sample((normal(2, 3, avoid=(0.0,)),), {"axis": -1}, name="negative_axis"),
+    Sample((normal(avoid=(0.0,)),), name="scalar"),
+    Sample((normal(0, 3),), {"axis": 0}, name="empty_axis"),
+)
+
+NORM_L1 = register_op(Op(
+    name="norm_l1",
+    doc="""L1 norm over the given axes (all when axis is null), as ONNX's ReduceL1 and
+    torch.linalg.vector_norm(ord=1).
+
+    out = sum of |x| over axis
+    dx = g * sign(x), g broadcast back over the reduced axes
+    Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
+    inputs=(Arg("x"),), attrs=ReduceAttrs,
+    shape=reduce_shape, forward=norm_l1_forward, vjp=norm_l1_vjp,
+    onnx=_norm_lowering("ReduceL1"),
+    kinks="at x = 0 the derivative is 0 (sign(0), as torch's abs). Over a zero-size axis "
+          "the norm is 0.",
+    samples=_NORM_SAMPLES,
+))
+
+NORM_L2 = register_op(Op(
+    name="norm_l2",
+    doc="""Euclidean (L2) norm over the given axes (all when axis is null), as ONNX's
+    ReduceL2 and torch.linalg.vector_norm.
+
+    out = sqrt(sum of x^2 over axis)
+    dx = g * x / out, g and out broadcast back over the reduced axes; 0 where out = 0
+    Shape: x with the reduced axes removed (kept as 1 with keepdims).""",
+    inputs=(Arg("x"),), attrs=ReduceAttrs,
+    shape=reduce_shape, forward=norm_l2_forward, vjp=norm_l2_vjp,
+    onnx=_norm_lowering("ReduceL2"),
+    kinks="at the zero vector (out = 0) the derivative is 0, as torch's norm backward; "
+          "elsewhere the norm is smooth. Over a zero-size axis the norm is 0.",
+    samples=_NORM_SAMPLES + (
+        # A zero row beside a nonzero one: central differences see 0 there too.
+        Sample((np.array([[0.0, 0.0, 0.0], [1.5, -2.0, 0.5]]),), {"axis": 1},
+               name="zero_row"),),
 ))
