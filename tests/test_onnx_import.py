@@ -521,16 +521,24 @@ def test_a_pytorch_model_imports_and_predicts_as_torch(kind, dynamo, tmp_path):
         pytest.skip("torch's TorchScript exporter fails on TransformerEncoderLayer "
                     "(scaled_dot_product_attention's is_causal becomes a tensor)")
     module, shape = torch_models()[kind]
-    module.eval()
     x = np.random.default_rng(2).uniform(0, 1, shape).astype(np.float32)
+    imports_as_torch(module, x, tmp_path, dynamo)
+
+
+def imports_as_torch(module, x, tmp_path, dynamo, atol=1e-6):
+    """Export `module` (eval mode, a symbolic batch) with either exporter, import it, and
+    hold its predictions to torch's and onnxruntime's; returns the network."""
+    torch = pytest.importorskip("torch")
+    module.eval()
     path = torch_export(module, torch.from_numpy(x), tmp_path, dynamo)
     net = interpreter.from_onnx(path)
     with torch.no_grad():
         want = module(torch.from_numpy(x)).numpy()
     got = net.predict({"X": x})["logits"]
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol)
     close(got, run_ort(onnx.load(str(path)), {"X": x})["logits"])
     assert net.spec.inputs["X"].shape[0] == "batch"
+    return net
 
 
 class Padded:
@@ -563,19 +571,9 @@ def norm_and_pad_models():
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
 @pytest.mark.parametrize("kind", ["group_norm", "instance_norm", "pad"])
 def test_pytorch_norms_and_pads_import_and_predict_as_torch(kind, dynamo, tmp_path):
-    torch = pytest.importorskip("torch")
-    if dynamo:
-        pytest.importorskip("onnxscript")
     module, shape = norm_and_pad_models()[kind]
-    module.eval()
     x = np.random.default_rng(3).normal(1.0, 2.0, shape).astype(np.float32)
-    path = tmp_path / f"{kind}.onnx"
-    with torch.no_grad():
-        torch.onnx.export(module, (torch.from_numpy(x),), str(path), dynamo=dynamo)
-        want = module(torch.from_numpy(x)).numpy()
-    net = interpreter.from_onnx(path)
-    (got,) = net.predict({next(iter(net.inputs)): x}).values()
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    imports_as_torch(module, x, tmp_path, dynamo, atol=1e-5)
 
 
 def test_pad_that_the_mode_cannot_fill_is_refused_with_the_limit():
@@ -604,21 +602,11 @@ def conv_modules():
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
 @pytest.mark.parametrize("kind", ["conv1d", "conv3d", "conv_transpose2d"])
 def test_pytorch_convolutions_import_and_predict_as_torch(kind, dynamo, tmp_path):
-    torch = pytest.importorskip("torch")
-    if dynamo:
-        pytest.importorskip("onnxscript")
     module, shape = conv_modules()[kind]
-    module.eval()
-    x = torch.from_numpy(np.random.default_rng(4).normal(size=shape).astype(np.float32))
-    path = tmp_path / f"{kind}.onnx"
-    with torch.no_grad():
-        torch.onnx.export(module, (x,), str(path), input_names=["X"], output_names=["Y"],
-                          dynamo=dynamo)
-        want = module(x).numpy()
-    net = interpreter.from_onnx(path)
+    x = np.random.default_rng(4).normal(size=shape).astype(np.float32)
+    net = imports_as_torch(module, x, tmp_path, dynamo, atol=1e-5)
     ops = {node.op for node in net.spec.nodes}
     assert kind in ops, ops
-    np.testing.assert_allclose(net.predict({"X": x.numpy()})["Y"], want, rtol=1e-5, atol=1e-5)
 
 
 def test_a_pytorch_model_fine_tunes_on_digits(tmp_path, capsys):
@@ -758,10 +746,5 @@ def test_pytorch_small_ops_import_and_predict_as_torch(dynamo, tmp_path):
             return F.hardsigmoid(h) * scale.expand(x.size(0), 4) + h.abs().sum(1, True)
 
     torch.manual_seed(0)
-    module = Small().eval()
     x = np.random.default_rng(4).normal(size=(5, 6)).astype(np.float32)
-    path = torch_export(module, torch.from_numpy(x), tmp_path, dynamo)
-    net = interpreter.from_onnx(path)
-    with torch.no_grad():
-        want = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(net.predict({"X": x})["logits"], want, rtol=1e-5, atol=1e-6)
+    imports_as_torch(Small(), x, tmp_path, dynamo)
