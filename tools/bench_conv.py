@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from interpreter import loader  # noqa: E402,F401  (registers the ops)
+import interpreter  # noqa: E402,F401  (registers the ops)
 from interpreter.ops.registry import Context, get_op  # noqa: E402
 
 
