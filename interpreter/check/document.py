@@ -66,7 +66,8 @@ class NodeSpec(Model):
     id: Identifier
     op: str = Field(description="A name in the op registry.")
     inputs: list[str] = Field(default_factory=list, description="References, in the op's "
-                              "argument order: node ids or graph input names.")
+                              "argument order: graph input names, node ids, or "
+                              "`<node id>.<output>` for a node's further output.")
     attrs: dict[str, Any] = Field(default_factory=dict, description="The op's attributes.")
     params: dict[str, Any] = Field(default_factory=dict, description="Start values of the "
                                    "node's parameters: {init: name, ...} or literal arrays.")
@@ -255,7 +256,8 @@ class Spec(Model):
     dtype: FloatDtype = "float32"
     inputs: dict[Identifier, TensorDecl]
     nodes: list[NodeSpec] = Field(min_length=1)
-    outputs: list[str] = Field(min_length=1)
+    outputs: list[str] = Field(min_length=1, description="What predict returns: node ids, or "
+                               "`<node id>.<output>` for a node's further output.")
     loss: str | None = None
     train: TrainSpec | None = None
     validation: DataSpec | None = Field(None, description="Held-out rows, evaluated after "
