@@ -508,13 +508,26 @@ def torch_models():
     # symbolic batch, the -1 is what the known dims give.
     grouped = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(),
                             nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
+    class Heads(nn.Module):
+        """Attention's reshapes to computed shapes: after the first, onnx's shape inference
+        knows no dim, and import takes them from our ops' shape rules."""
+
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(40, 3)
+
+        def forward(self, x):
+            heads = x.reshape(x.shape[0], x.shape[1], 2, 4).transpose(1, 2)
+            return self.fc(heads.reshape(x.shape[0], -1))
+
     return {"mlp": (mlp, (3, 64)), "cnn": (cnn, (3, 1, 8, 8)),
             "transformer": (encoder, (2, 5, 16)), "parts": (Parts(), (4, 8)),
-            "groupnorm": (grouped, (3, 2, 5, 5))}
+            "groupnorm": (grouped, (3, 2, 5, 5)), "heads": (Heads(), (2, 5, 8))}
 
 
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "transformer", "parts", "groupnorm"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "transformer", "parts", "groupnorm",
+                                  "heads"])
 def test_a_pytorch_model_imports_and_predicts_as_torch(kind, dynamo, tmp_path):
     torch = pytest.importorskip("torch")
     if kind == "transformer" and not dynamo:

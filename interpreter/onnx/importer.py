@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from ..core.dims import dim_from_spec
 from ..core.errors import InterpreterError, SpecError
 from ..core.files import write_atomically
 from ..core.names import IDENTIFIER
+from ..ops.registry import get_op
 from .export import require_onnx
 from .folding import SHAPES, TooLarge, evaluate, foldable
 from .symbolic import as_constant, partial_shape
@@ -187,6 +189,8 @@ class Importer:
             t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
         # Shape arithmetic over symbolic dims (symbolic.py): entries ints, symbols, None.
         self.partials: dict[str, np.ndarray] = {}
+        # A spec reference -> its shape by our ops' shape rules, as far as they tell.
+        self.derived: dict[str, tuple] = {}
         self.initializers = set(self.constants)
         self.types: dict[str, Any] = {}
         for info in list(graph.input) + list(graph.value_info) + list(graph.output):
@@ -252,14 +256,23 @@ class Importer:
         return names.Name(kind.tensor_type.elem_type)
 
     def shape_of(self, name: str) -> tuple | None:
+        """A tensor's shape: ints, dim_params (symbols) and None (unknown). A dim onnx's
+        shape inference does not know is our shape rules' where they know it."""
         if name in self.constants:
             return tuple(self.constants[name].shape)
+        derived = self.derived.get(self.refs.get(name, ""))
         kind = self.types.get(name)
         if kind is None or not kind.HasField("tensor_type") \
                 or not kind.tensor_type.HasField("shape"):
-            return None
-        return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+            return None if derived is None else tuple(_plain_dim(d) for d in derived)
+        dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                      for d in kind.tensor_type.shape.dim)
+        if derived is None or len(derived) != len(dims):
+            return dims
+        # onnx names the dims it cannot tell `unk__N`: unknown, as None.
+        return tuple(_plain_dim(ours) if theirs is None or (
+            isinstance(theirs, str) and theirs.startswith("unk__")) else theirs
+            for theirs, ours in zip(dims, derived))
 
     def _symbol(self, key: Any, hint: str) -> str:
         """The symbol of a dim_param (or of an unknown dim): distinct ONNX names stay distinct
@@ -320,7 +333,23 @@ class Importer:
             if starts:
                 node["params"] = starts
         self.nodes.append(node)
+        self._derive(node_id, op, inputs, attrs)
 
+    def _derive(self, node_id: str, op_name: str, inputs: list[str], attrs: dict) -> None:
+        """The node's shape by our op's own shape rule, where its inputs' are known: onnx's
+        shape inference loses every dim after a Reshape to a computed shape, ours does
+        not. A rule that refuses leaves it unknown; validation reports it later."""
+        op = get_op(op_name)
+        in_shapes = [self.derived.get(ref) for ref in inputs]
+        if op is None or any(shape is None for shape in in_shapes):
+            return
+        try:
+            model = op.attrs.model_validate(attrs)
+            self.derived[node_id] = tuple(op.shape(model, in_shapes))
+            for output in op.outputs:
+                self.derived[f"{node_id}.{output.name}"] = tuple(output.shape(model, in_shapes))
+        except Exception:  # noqa: BLE001 - any refusal: the shape stays onnx's
+            return
     def as_float(self, value: np.ndarray) -> np.ndarray:
         value = np.asarray(value)
         if value.dtype.kind != "f":
@@ -470,6 +499,7 @@ class Importer:
             name = self.claim(info.name)
             inputs[name] = self._input_decl(info, problems)
             self.refs[info.name] = name
+            self.derived[name] = tuple(dim_from_spec(d) for d in inputs[name]["shape"])
         self.reserved = {}
         for out in graph.output:
             if out.name in self.refs:
@@ -588,6 +618,11 @@ class Importer:
                 problems.append(f"node '{node.name or node.output[0]}' (Constant): {exc}")
 
 
+def _plain_dim(dim: Any) -> Any:
+    """A dim of our shape rules as shape_of gives dims: an int, or a symbol's name."""
+    return dim if isinstance(dim, int) else str(dim)
+
+
 def _start(value: np.ndarray) -> Any:
     """A parameter's start in the spec: all zeros or ones by name, small ones literally,
     others zeros, their values coming from the weights file."""
@@ -601,8 +636,6 @@ def _start(value: np.ndarray) -> Any:
 def _concise(op: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """The attrs as a person writes them: defaults left out, sizes the same on every axis
     (and side) as one int, a pool's stride left out where it is the kernel (its default)."""
-    from ..ops.registry import get_op
-
     fields = get_op(op).attrs.model_fields
     kept = {}
     for key, value in attrs.items():
