@@ -85,8 +85,9 @@ class NodeLowering:
         if dtype is None and not isinstance(value, np.ndarray):
             dtype = self.dtype
         array = np.asarray(value, dtype=dtype)
+        # A dtype asked for is kept (Resize's scales are float32 in a float64 network).
         return self._exporter.initializer(self._exporter.fresh(f"{self.node_id}/{name}"),
-                                          array)
+                                          array, exact=dtype is not None)
 
     def node(self, op_type: str, inputs: Sequence[str], outputs: int = 1,
              **attrs: Any) -> Any:
@@ -143,10 +144,10 @@ class Exporter:
         self._taken.add(name)
         return name
 
-    def initializer(self, name: str, array: np.ndarray) -> str:
+    def initializer(self, name: str, array: np.ndarray, exact: bool = False) -> str:
         if name not in self.initializers:
             array = np.asarray(array)
-            if array.dtype.kind == "f":
+            if array.dtype.kind == "f" and not exact:
                 array = array.astype(self.dtype, copy=False)
             self.initializers[name] = self.onnx.numpy_helper.from_array(array, name)
         return name
