@@ -62,7 +62,7 @@ CONSTANT_INPUTS = {
     "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
     "ReduceL1": (1,), "ReduceL2": (1,), "Expand": (1,), "Squeeze": (1,),
     "Unsqueeze": (1,), "Slice": (1, 2, 3, 4), "Split": (1,),
-    "InstanceNormalization": (1, 2), "Pad": (1, 2, 3),
+    "InstanceNormalization": (1, 2), "Pad": (1, 2, 3), "Resize": (1, 2, 3), "Upsample": (1,),
 }
 
 

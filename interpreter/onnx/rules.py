@@ -876,3 +876,107 @@ def pad(n):
     if mode == "constant" and value:
         attrs["value"] = float(value) if n.importer.is_integer(n.name(0)) else f32(value)
     return "pad", [n.input(0)], attrs, {}
+
+
+# ----- resizing ------------------------------------------------------------------------------
+
+# The (coordinate_transformation_mode, nearest_mode) pairs whose nearest reads
+# x[floor(i / s)] for every integer s: asymmetric's i / s rounded down, and half_pixel's
+# (i + 0.5) / s - 0.5, which for i = k s + r lies strictly within 0.5 of k, so either way of
+# rounding a half gives k (PyTorch's TorchScript and dynamo exporters both write the first).
+_NEAREST_AS_FLOOR = {("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"),
+                     ("half_pixel", "round_prefer_ceil"),
+                     ("pytorch_half_pixel", "round_prefer_floor"),
+                     ("pytorch_half_pixel", "round_prefer_ceil")}
+
+
+def _integer_factors(scales: list[float], rank: int) -> list[int]:
+    """The spatial axes' factors from scales for every axis of X (N, C, spatial...), or
+    Unsupported for what upsample does not take."""
+    if not 3 <= rank <= 5:
+        raise Unsupported(f"rank {rank}: only (N, C) and 1 to 3 spatial axes are supported")
+    if len(scales) != rank:
+        raise Unsupported(f"scales {scales} for X of rank {rank}")
+    if scales[0] != 1 or scales[1] != 1:
+        raise Unsupported(f"scales {scales} resize N or C: only the spatial axes may be")
+    factors = scales[2:]
+    if any(s < 1 or s != int(s) for s in factors):
+        raise Unsupported(f"scales {scales}: only integer factors of 1 or more are supported "
+                          "(fractional ones round sizes and positions differently across "
+                          "libraries)")
+    return [int(s) for s in factors]
+
+
+def _upsample(n, factors: list[int], mode: str):
+    factor: Any = factors[0] if len(set(factors)) == 1 else factors
+    return "upsample", [n.input(0)], {"scale_factor": factor, "mode": mode}, {}
+
+
+@rule("Resize")
+def resize(n):
+    mode = n.attr("mode", "nearest")
+    rank = n.rank(0)
+    if n.opset < 11:
+        # Resize-10 is Upsample-9 renamed: asymmetric positions, nearest rounding down.
+        if mode != "nearest":
+            raise Unsupported(f"mode={mode!r} before opset 11 is asymmetric linear, not "
+                              "PyTorch's half-pixel linear")
+        scales = n.constant(1, "scales").astype(np.float64).reshape(-1).tolist()
+        return _upsample(n, _integer_factors(scales, rank), "nearest")
+    if mode not in ("nearest", "linear"):
+        raise Unsupported(f"mode={mode!r}: only nearest and linear are supported")
+    for name, default in (("antialias", 0), ("exclude_outside", 0)):
+        if n.attr(name, default) != default:
+            raise Unsupported(f"{name}={n.attr(name)} is not supported")
+    coordinates = n.attr("coordinate_transformation_mode", "half_pixel")
+    if mode == "nearest":
+        pair = (coordinates, n.attr("nearest_mode", "round_prefer_floor"))
+        if pair not in _NEAREST_AS_FLOOR:
+            raise Unsupported(f"coordinate_transformation_mode={pair[0]!r} with nearest_mode="
+                              f"{pair[1]!r} is not x[floor(i / s)]")
+    elif coordinates not in ("half_pixel", "pytorch_half_pixel"):
+        # pytorch_half_pixel differs from half_pixel only for an output size of 1, which
+        # only a factor of 1 (nothing to interpolate) gives.
+        raise Unsupported(f"coordinate_transformation_mode={coordinates!r} with linear: "
+                          "only half_pixel (PyTorch's align_corners=False) is supported")
+    # roi (input 1) is read only by tf_crop_and_resize, refused above.
+    axes = n.attr("axes")
+    axes = list(range(rank)) if axes is None else [a % rank for a in axes]
+    if n.has(2):
+        given = n.constant(2, "scales").astype(np.float64).reshape(-1).tolist()
+    elif n.has(3):
+        if n.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
+            raise Unsupported(f"keep_aspect_ratio_policy="
+                              f"{n.attr('keep_aspect_ratio_policy')!r} is not supported")
+        sizes = n.constant(3, "sizes").reshape(-1).tolist()
+        shape = n.shape(0)
+        dims = [shape[a] for a in axes]
+        given = []
+        for a, size, dim in zip(axes, sizes, dims):
+            if size == dim:
+                given.append(1.0)
+            elif isinstance(dim, int) and dim > 0 and size % dim == 0:
+                given.append(float(size // dim))
+            else:
+                raise Unsupported(f"sizes {sizes} for X of shape {list(shape)}: only integer "
+                                  "multiples of known sizes are supported")
+    else:
+        raise Unsupported("neither scales nor sizes is given")
+    if len(given) != len(axes):
+        raise Unsupported(f"{len(given)} scales or sizes for axes {axes}")
+    scales = [1.0] * rank
+    for a, s in zip(axes, given):
+        scales[a] = s
+    return _upsample(n, _integer_factors(scales, rank), mode)
+
+
+@rule("Upsample")
+def upsample(n):
+    # Deprecated since opset 10: asymmetric positions, nearest rounding down (np.repeat in
+    # ONNX's reference); its linear is asymmetric, not PyTorch's half-pixel one.
+    mode = n.attr("mode", "nearest")
+    if mode != "nearest":
+        raise Unsupported(f"mode={mode!r} is asymmetric linear, not PyTorch's half-pixel one")
+    scales = (n.attr("scales") if n.opset < 9
+              else n.constant(1, "scales").astype(np.float64).reshape(-1))
+    return _upsample(n, _integer_factors([float(s) for s in scales], n.rank(0)), "nearest")
