@@ -596,6 +596,46 @@ def test_pad_that_the_mode_cannot_fill_is_refused_with_the_limit():
         interpreter.from_onnx(model)
 
 
+class Upsampled:
+    """F.interpolate of a convolution's output by an integer factor, as a module."""
+
+    @staticmethod
+    def module(mode: str):
+        torch = pytest.importorskip("torch")
+        F = torch.nn.functional
+
+        class Upsample(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+
+            def forward(self, x):
+                if mode == "nearest":
+                    return F.interpolate(self.conv(x), scale_factor=2, mode="nearest")
+                return F.interpolate(self.conv(x), scale_factor=(2, 3), mode="bilinear",
+                                     align_corners=False)
+        torch.manual_seed(2)
+        return Upsample()
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_pytorch_interpolate_imports_as_upsample_and_predicts_as_torch(mode, dynamo, tmp_path):
+    x = np.random.default_rng(5).normal(size=(2, 2, 4, 5)).astype(np.float32)
+    net = imports_as_torch(Upsampled.module(mode), x, tmp_path, dynamo, atol=1e-5)
+    (node,) = [n for n in net.spec.nodes if n.op == "upsample"]
+    assert node.attrs.get("mode", "nearest") == ("nearest" if mode == "nearest" else "linear")
+
+
+def test_resize_of_a_fractional_scale_is_refused_with_the_reason():
+    model = one_node("Resize", [("x", [1, 1, 4, 4])],
+                     [("roi", np.array([], dtype=np.float32)),
+                      ("scales", np.array([1, 1, 1.5, 1.5], dtype=np.float32))], opset=13,
+                     mode="nearest")
+    with pytest.raises(InterpreterError, match="only integer factors"):
+        interpreter.from_onnx(model)
+
+
 def conv_modules():
     torch = pytest.importorskip("torch")
     nn = torch.nn
