@@ -2,6 +2,7 @@
 (with ONNX's dilation): one set of rules, registered once per rank."""
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
@@ -13,7 +14,7 @@ from .pooling import (PoolAttrs, layouts, lower_pads, overhang, pad_windows, poo
                       pool_shape, pool_sizes, reference_pool, scatter, tap_counts)
 from .registry import Arg, Op, register_op
 from .samples import Sample, normal
-from .windows import lower_pad, lower_taps, offsets, tap_slices
+from .windows import lower_pad, lower_taps, tap_indices
 
 ATTRS = {rank: pool_attrs(
     f"AvgPool{rank}dAttrs", rank, f"avg_pool{rank}d's attrs: the window's, and what to count.",
@@ -28,7 +29,7 @@ def _divisor(a: PoolAttrs, x_shape: tuple, out_sizes: tuple, dtype) -> np.ndarra
     At least 1: a dilated window that misses X entirely sums to 0 and gives 0, as
     onnxruntime."""
     if not a.ceil_mode and (a.count_include_pad or not any(a.padding)):
-        return int(np.prod(a.kernel_size))
+        return math.prod(a.kernel_size)
     counts = tap_counts(a, x_shape, out_sizes, a.count_include_pad)
     # Cast now: dividing a float32 g by an int64 array would make float64.
     return np.maximum(counts, 1).astype(dtype)
@@ -42,8 +43,8 @@ def avg_pool_forward(ctx, xs, ps):
     # A sum of one strided slice per kernel offset: no (N, C, taps, ...) copy is needed,
     # since backward does not look at X.
     out = np.zeros(x.shape[:2] + tuple(out_sizes), dtype=x.dtype)
-    for offset in offsets(a.kernel_size):
-        out += xp[tap_slices(offset, a.steps, a.dilation, out_sizes)]
+    for _, index in tap_indices(a.kernel_size, a.steps, a.dilation, tuple(out_sizes)):
+        out += xp[index]
     out /= _divisor(a, x.shape, out_sizes, x.dtype)
     return out, (x.shape, xp.shape)
 

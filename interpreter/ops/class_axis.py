@@ -112,8 +112,9 @@ def reduce_losses(a: ClassLossAttrs, losses: np.ndarray, weights: np.ndarray | N
         return total, 1.0
     if weights is None:
         count = max(losses.size, 1)  # an empty batch's mean is 0, as it always was here
-    else:
-        count = weights.sum()
+        return total / count, count
+    count = weights.sum()
+    # A total weight of 0 gives nan, as PyTorch's; errstate (some µs) only where it can.
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / count, count
 
@@ -125,8 +126,11 @@ def loss_gradient(a: ClassLossAttrs, g: np.ndarray, count: float, kept: np.ndarr
     as in PyTorch."""
     if a.reduction != "mean":
         return g
-    with np.errstate(invalid="ignore", divide="ignore"):
+    if count:
         scale = np.asarray(g / count, dtype=dtype)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.asarray(g / count, dtype=dtype)
     return scale if kept is None else np.where(kept, scale, np.zeros((), dtype))
 
 

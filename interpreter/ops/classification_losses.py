@@ -273,9 +273,13 @@ def softmax_cross_entropy_vjp(ctx, g, saved, needs):
     if counted is None:
         targets = _smoothed(ctx, labels, dtype) * w
         grad = probs * targets.sum(axis=1, keepdims=True) - targets
-    elif counted.weights is None and not eps:
-        grad = probs  # T is the one-hot: p - T
-        _add_at_labels(grad, counted.labels, -1.0)
+    elif counted.weights is None:
+        # No weights and nothing ignored: T = (1 - eps) one_hot + eps/C sums to 1, so the
+        # gradient is p - T (the common case, kept to two passes over p).
+        grad = probs - eps / probs.shape[1] if eps else probs
+        _add_at_labels(grad, counted.labels, eps - 1.0)
+        grad *= scale
+        return _gradients(needs, grad, glabels), ()
     else:
         # T = (1 - eps) a_n one_hot + eps/C k_n w, where k_n is 1 where the label counts.
         a = counted.weights if counted.weights is not None else 1.0

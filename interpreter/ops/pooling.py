@@ -25,7 +25,7 @@ from ..core.dims import Dim, Sym, format_shape, is_known
 from ..core.fieldtypes import per_axis
 from .lowering import CannotLower
 from .registry import Attrs
-from .windows import (AXIS_NAMES, LAYOUTS, PerSidePadding, col2im, offsets, pad, tap_slices,
+from .windows import (AXIS_NAMES, LAYOUTS, PerSidePadding, col2im, pad, tap_indices,
                       unpad, window_shape)
 
 AXES = {rank: "(" + ", ".join(names) + ")" for rank, names in AXIS_NAMES.items()}
@@ -128,8 +128,7 @@ def tiled(a: PoolAttrs) -> bool:
 def tiled_taps(x: np.ndarray, a: PoolAttrs, out: tuple):
     """(index, view) for each tap of tiled windows: view[n, c, y...] = X[n, c, y k + i...];
     strided views of X, no copy."""
-    for offset in offsets(a.kernel_size):
-        index = tap_slices(offset, a.kernel_size, a.dilation, out)
+    for _, index in tap_indices(a.kernel_size, a.kernel_size, a.dilation, tuple(out)):
         yield index, x[index]
 
 
@@ -151,9 +150,8 @@ def scatter(a: PoolAttrs, g_windows: np.ndarray, x_shape: tuple, padded_shape: t
     # faster than col2im, and than undoing the tiling by a transpose-reshape.)
     out = g_windows.shape[2 + rank:]
     gx = tiled_zeros(a, x_shape, out, g_windows.dtype)
-    for offset in offsets(a.kernel_size):
-        gx[tap_slices(offset, a.kernel_size, a.dilation, out)] = g_windows[
-            (slice(None), slice(None)) + offset]
+    for offset, index in tap_indices(a.kernel_size, a.kernel_size, a.dilation, tuple(out)):
+        gx[index] = g_windows[(slice(None), slice(None)) + offset]
     return gx
 
 

@@ -8,6 +8,7 @@ given per side: `begins` and `ends`, one per spatial axis.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -110,6 +111,15 @@ def tap_slices(offset, stride, dilation, out) -> tuple[slice, ...]:
         for i, s, d, o in zip(offset, stride, dilation, out))
 
 
+@functools.lru_cache(maxsize=256)
+def tap_indices(kernel: tuple, stride: tuple, dilation: tuple, out: tuple
+                ) -> tuple[tuple[tuple[int, ...], tuple[slice, ...]], ...]:
+    """(offset, tap_slices(offset, ...)) for every kernel offset, row-major: built once
+    per layout, since the pools and col2im index with them on every step."""
+    return tuple((offset, tap_slices(offset, stride, dilation, out))
+                 for offset in offsets(kernel))
+
+
 def col2im(cols: np.ndarray, padded_shape: tuple, stride, dilation) -> np.ndarray:
     """The adjoint of `windows`: sum cols (N, C, *kernel, *out) back onto the cells they
     were read from. Loops over the kernel offsets only; within one offset the cells are
@@ -117,9 +127,8 @@ def col2im(cols: np.ndarray, padded_shape: tuple, stride, dilation) -> np.ndarra
     rank = len(padded_shape) - 2
     kernel, out = cols.shape[2:2 + rank], cols.shape[2 + rank:]
     gxp = np.zeros(padded_shape, dtype=cols.dtype)
-    for offset in offsets(kernel):
-        gxp[tap_slices(offset, stride, dilation, out)] += cols[(slice(None), slice(None))
-                                                               + offset]
+    for offset, index in tap_indices(kernel, tuple(stride), tuple(dilation), out):
+        gxp[index] += cols[(slice(None), slice(None)) + offset]
     return gxp
 
 
