@@ -581,15 +581,11 @@ class Importer:
 
     def _further_output(self, tensor: str, ref: str) -> None:
         """`tensor` is a further output (`ln.mean`); as a graph output it keeps its ONNX
-        name through an identity node when it is a float."""
+        name through an identity node (which moves data of any dtype)."""
         self.refs[tensor] = ref
-        if tensor in self.reserved and self.is_float_output(tensor):
+        if tensor in self.reserved:
             self.add_node(self.reserved[tensor], "identity", [ref], {}, {})
             self.refs[tensor] = self.reserved[tensor]
-
-    def is_float_output(self, tensor: str) -> bool:
-        kind = self.types.get(tensor)
-        return kind is not None and self._elem_dtype(kind.tensor_type.elem_type).kind == "f"
 
     def used(self) -> set[str]:
         if not hasattr(self, "_used_names"):
